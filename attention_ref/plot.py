@@ -123,3 +123,36 @@ def attention_heads(weights, query_labels=None, key_labels=None, ncols=4, title=
     if title:
         fig.suptitle(title)
     return fig
+
+
+class when_implemented:  # noqa: N801 - used as a context manager, named for how it reads
+    """Skip a plot, with a short message, while the learner's function is still a stub.
+
+    Use in notebook plot cells::
+
+        with when_implemented("softmax"):
+            attention_map(softmax(scores))
+
+    A ``NotImplementedError`` raised inside the block is swallowed and replaced
+    by one line telling the learner which function to implement; any other
+    error propagates as usual.
+
+    Parameters
+    ----------
+    *names : str
+        The functions the plot needs, named in the message.
+    """
+
+    def __init__(self, *names):
+        self.names = names
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if kind is not None and issubclass(kind, NotImplementedError):
+            needed = ", ".join(f"`{n}`" for n in self.names) or "the functions above"
+            print(f"Plot skipped: implement {needed} first, then run this cell again.")
+            plt.close("all")
+            return True
+        return False

@@ -1,0 +1,112 @@
+"""Inputs of every check, generated from a seed (kernel-side: no reference code here).
+
+Each notebook has a module that maps exercise names to a generator
+``make(rng, hidden) -> list[Case]``. The same (name, hidden, seed) always gives
+the same cases, so the trusted grader regenerates exactly the inputs the
+learner's function saw in the kernel, and computes the expected values itself.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: Seed of the public (visible) cases: fixed, so the public check is the same for everyone.
+PUBLIC_SEED = 20260101
+
+
+@dataclass(frozen=True)
+class Case:
+    """One call of the learner's function.
+
+    Attributes
+    ----------
+    args : tuple
+        Positional arguments (arrays are fresh for every generation).
+    kwargs : dict
+        Keyword arguments.
+    note : str
+        What this case is about, shown to the learner when it fails
+        (e.g. ``"logits of magnitude 1e4"``).
+    """
+
+    args: tuple
+    kwargs: dict = field(default_factory=dict)
+    note: str = ""
+
+
+def _registry():
+    from . import (
+        additive_attention,
+        attention_weights,
+        backprop_through_attention,
+        memory_efficient_attention,
+        multi_head_attention,
+        scaled_dot_product,
+    )
+
+    table = {}
+    for module in (attention_weights, scaled_dot_product, additive_attention,
+                   multi_head_attention, backprop_through_attention, memory_efficient_attention):
+        table.update(module.MAKERS)
+    return table
+
+
+def names():
+    """Names of all exercises that have cases."""
+    return sorted(_registry())
+
+
+def generate(name, hidden, seed):
+    """The cases of one check.
+
+    Parameters
+    ----------
+    name : str
+        Exercise (function) name, e.g. ``"softmax"``.
+    hidden : bool
+        Public (a few fixed cases) or hidden (randomised, with edge cases).
+    seed : int
+        Seed of the hidden cases; ignored for public ones.
+
+    Returns
+    -------
+    list of Case
+    """
+    makers = _registry()
+    if name not in makers:
+        raise ValueError(f"no check is called {name!r}; known checks: {', '.join(sorted(makers))}")
+    seed = int(seed) if hidden else PUBLIC_SEED
+    # Mix the name in so that two exercises graded with one seed get unrelated inputs.
+    rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
+    return makers[name](rng, hidden)
+
+
+# ---- helpers shared by the generators ---------------------------------------------------------
+
+DTYPES = (np.float32, np.float64)
+
+
+def batch_shape(rng, max_dims=2, max_size=3):
+    """A random batch shape of 0 … max_dims dimensions."""
+    return tuple(int(s) for s in rng.integers(1, max_size + 1, size=rng.integers(0, max_dims + 1)))
+
+
+def normal(rng, shape, dtype=np.float64, scale=1.0):
+    """Standard normal values of a given shape and dtype."""
+    return (rng.standard_normal(shape) * scale).astype(dtype)
+
+
+def random_mask(rng, shape, p=0.7, full_rows=()):
+    """A random boolean mask (True = may attend) with every row keeping at least one key.
+
+    Rows listed in ``full_rows`` (indices along the query axis) are fully masked.
+    """
+    mask = rng.random(shape) < p
+    keep = rng.integers(0, shape[-1], size=shape[:-1])
+    np.put_along_axis(mask, keep[..., None], True, axis=-1)
+    for row in full_rows:
+        mask[..., row, :] = False
+    return mask

@@ -1,0 +1,3 @@
+"""Cases of notebook additive_attention (to be written)."""
+
+MAKERS = {}

@@ -1,0 +1,3 @@
+"""Cases of notebook backprop_through_attention (to be written)."""
+
+MAKERS = {}

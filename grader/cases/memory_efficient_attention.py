@@ -1,0 +1,3 @@
+"""Cases of notebook memory_efficient_attention (to be written)."""
+
+MAKERS = {}

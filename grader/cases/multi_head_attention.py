@@ -1,0 +1,3 @@
+"""Cases of notebook multi_head_attention (to be written)."""
+
+MAKERS = {}

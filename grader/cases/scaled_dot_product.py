@@ -1,0 +1,3 @@
+"""Cases of notebook scaled_dot_product (to be written)."""
+
+MAKERS = {}

@@ -1,0 +1,3 @@
+"""Exercises of notebook additive_attention (to be written)."""
+
+EXERCISES = []

@@ -1,0 +1,3 @@
+"""Exercises of notebook backprop_through_attention (to be written)."""
+
+EXERCISES = []

@@ -1,0 +1,3 @@
+"""Exercises of notebook memory_efficient_attention (to be written)."""
+
+EXERCISES = []

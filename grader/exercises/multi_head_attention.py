@@ -1,0 +1,3 @@
+"""Exercises of notebook multi_head_attention (to be written)."""
+
+EXERCISES = []

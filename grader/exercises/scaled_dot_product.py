@@ -1,0 +1,3 @@
+"""Exercises of notebook scaled_dot_product (to be written)."""
+
+EXERCISES = []
