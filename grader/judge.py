@@ -80,7 +80,7 @@ def compare(expected, got, scale=1.0, path="result"):
         if len(got) != len(expected):
             return "type", f"{path}: expected {len(expected)} values, got {len(got)}"
         names = _item_names(path, len(expected))
-        for name, e, g in zip(names, expected, got):
+        for name, e, g in zip(names, expected, got, strict=False):
             found = compare(e, g, scale, name)
             if found:
                 return found
@@ -188,7 +188,7 @@ def describe(reference, case):
     except (TypeError, ValueError):
         names = []
     parts = []
-    values = list(zip(names, case.args)) + list(case.kwargs.items())
+    values = list(zip(names, case.args, strict=False)) + list(case.kwargs.items())
     for name, value in values:
         if isinstance(value, np.ndarray):
             parts.append(f"{name} {value.shape} {value.dtype}")
@@ -274,7 +274,7 @@ def judge_record(rec, seed=None):
     if len(outcomes) != len(generated):
         return Verdict(False, f"{name}: the check recorded {len(outcomes)} results for "
                               f"{len(generated)} cases; the record was tampered with.", "tampered")
-    for index, (case, outcome) in enumerate(zip(generated, outcomes)):
+    for index, (case, outcome) in enumerate(zip(generated, outcomes, strict=False)):
         where = f"on case {index + 1} of {len(generated)} ({mode}): {describe(exercise.reference, case)}"
         if "error" in outcome:
             verdict = _error_verdict(name, outcome["error"], where)
