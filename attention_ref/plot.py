@@ -16,9 +16,8 @@ MASKED_COLOUR = "#d9d9d9"
 
 
 def _colormap():
-    cmap = plt.get_cmap("viridis").copy()
-    cmap.set_bad(MASKED_COLOUR)  # masked (zero) cells are drawn grey, not dark blue
-    return cmap
+    # Masked (exactly zero) cells are drawn grey, not in the colour of a small weight.
+    return plt.get_cmap("viridis").with_extremes(bad=MASKED_COLOUR)
 
 
 def _draw(ax, w, query_labels, key_labels, vmax):
