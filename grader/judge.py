@@ -224,7 +224,8 @@ def _call_quietly(fn, case):
         return fn(*args, **kwargs)
 
 
-_REFERENCE_WORDS = ("attention_ref", "grader.exercises", "grader.judge", "grader.verify",
+#: Words in an error message that show a learner reaching for the reference or the trusted grader.
+REFERENCE_WORDS = ("attention_ref", "grader.exercises", "grader.judge", "grader.verify",
                     "not available while grading")
 
 
@@ -233,7 +234,7 @@ def _error_verdict(name, error, where):
     if kind == "NotImplementedError":
         return Verdict(False, f"{name} is not implemented yet: replace `raise NotImplementedError` "
                               "with your code.", "not_implemented")
-    if any(word in message for word in _REFERENCE_WORDS) and kind in (
+    if any(word in message for word in REFERENCE_WORDS) and kind in (
             "ImportError", "ModuleNotFoundError", "AttributeError", "PermissionError"):
         return Verdict(False, f"{name} tried to use the course's reference solution or the grader's "
                               f"internals ({kind}: {message}). Write your own implementation; "

@@ -51,4 +51,93 @@ SOFTMAX = Exercise(
     ),
 )
 
-EXERCISES = [SOFTMAX]
+
+def _scores_sum_over_keys(q, K):
+    """Elementwise product summed over the wrong axis (the keys instead of the features)."""
+    q, K = np.asarray(q), np.asarray(K)
+    return (q[..., None, :] * K).sum(axis=-2)
+
+
+def _weights_unnormalised(q, K):
+    return np.exp(ref.dot_scores(q, K))
+
+
+def _weights_no_softmax(q, K):
+    return ref.dot_scores(q, K)
+
+
+def _weights_scaled(q, K):
+    return ref.softmax(ref.dot_scores(q, K) / np.sqrt(np.asarray(q).shape[-1]))
+
+
+def _weighted_sum_over_features(w, V):
+    w, V = np.asarray(w), np.asarray(V)
+    return (w[..., :, None] * V).sum(axis=-1)
+
+
+def _weighted_mean(w, V):
+    return ref.weighted_sum(w, V) / np.asarray(w).shape[-1]
+
+
+def _attend_query_first(q, K, V, concat_query=False):
+    a = ref.attend(q, K, V)
+    if not concat_query:
+        return a
+    q = np.broadcast_to(np.asarray(q), a.shape[:-1] + np.shape(q)[-1:])
+    return np.concatenate([q, a], axis=-1)
+
+
+def _attend_ignores_concat(q, K, V, concat_query=False):
+    return ref.attend(q, K, V)
+
+
+def _attend_returns_weights(q, K, V, concat_query=False):
+    return ref.attention_weights(q, K)
+
+
+DOT_SCORES = Exercise(
+    name="dot_scores", notebook=NOTEBOOK, reference=ref.dot_scores,
+    variants=(
+        Variant("sum_over_wrong_axis", "the products q_t·K[i, t] are summed over the keys instead of the "
+                "features", "Each key gets one score: sum over the feature axis (the last one).",
+                _scores_sum_over_keys),
+    ),
+)
+
+ATTENTION_WEIGHTS = Exercise(
+    name="attention_weights", notebook=NOTEBOOK, reference=ref.attention_weights,
+    variants=(
+        Variant("raw_scores", "the dot scores are returned without a softmax",
+                "Weights must be positive and add up to one over the keys.", _weights_no_softmax),
+        Variant("not_normalised", "the exponentials of the scores are not divided by their sum",
+                "Weights must add up to one over the keys.", _weights_unnormalised),
+        Variant("scaled_single_query", "the scores are divided by √d",
+                "Formula F5 has no scaling; scaling comes with scaled dot-product attention in notebook 02.",
+                _weights_scaled),
+    ),
+)
+
+WEIGHTED_SUM = Exercise(
+    name="weighted_sum", notebook=NOTEBOOK, reference=ref.weighted_sum,
+    variants=(
+        Variant("sum_over_features", "the weighted values are summed over their features instead of over "
+                "the n values", "a = Σ_i w_i v_i has the size of one value vector (d_v).",
+                _weighted_sum_over_features),
+        Variant("mean_instead_of_sum", "the weighted sum is divided by n",
+                "The weights already add up to one: no further averaging.", _weighted_mean),
+    ),
+)
+
+ATTEND = Exercise(
+    name="attend", notebook=NOTEBOOK, reference=ref.attend,
+    variants=(
+        Variant("query_first", "the query is placed before a in the concatenation",
+                "The output is [a; q]: the attention vector first, then the query.", _attend_query_first),
+        Variant("concat_ignored", "concat_query=True is ignored",
+                "With concat_query=True the query is appended after a.", _attend_ignores_concat),
+        Variant("returns_weights", "the weights are returned instead of the weighted sum of the values",
+                "attend returns a = Σ_i w_i v_i.", _attend_returns_weights),
+    ),
+)
+
+EXERCISES = [SOFTMAX, DOT_SCORES, ATTENTION_WEIGHTS, WEIGHTED_SUM, ATTEND]
