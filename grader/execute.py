@@ -49,10 +49,8 @@ class CellEvent:
     detail: str
 
 
-def _output_size(out):
-    if out.get("output_type") == "stream":
-        return len(out.get("text", ""))
-    return sum(len(str(v)) for v in out.get("data", {}).values()) + len(str(out.get("traceback", "")))
+def _message_size(content):
+    return len(content.get("text", "")) + sum(len(str(v)) for v in content.get("data", {}).values())
 
 
 class _CappedClient(NotebookClient):
@@ -66,22 +64,19 @@ class _CappedClient(NotebookClient):
         self._sizes = {}
 
     def output(self, outs, msg, display_id, cell_index):
-        out = super().output(outs, msg, display_id, cell_index)
-        if out is None:
-            return None
-        is_record = _record.MIME in out.get("data", {})
+        content = msg.get("content", {})
+        is_record = _record.MIME in content.get("data", {})
         key = (cell_index, is_record)
-        size = self._sizes.get(key, 0) + _output_size(out)
-        self._sizes[key] = size
+        before = self._sizes.get(key, 0)
+        self._sizes[key] = before + _message_size(content)
         limit = RECORD_LIMIT if is_record else self.output_limit
-        if size > limit:
-            outs.remove(out)
-            if size - _output_size(out) <= limit:  # first output past the limit: say so once
-                note = f"[output truncated: more than {limit:,} characters]\n"
-                outs.append(nbformat.v4.new_output("stream", name="stderr", text=note))
-                self._events.append(CellEvent(cell_index, "output_truncated", note.strip()))
-            return None
-        return out
+        if self._sizes[key] <= limit:
+            return super().output(outs, msg, display_id, cell_index)
+        if before <= limit:  # the first output past the limit: say so, once
+            note = f"[output truncated: more than {limit:,} characters]\n"
+            outs.append(nbformat.v4.new_output("stream", name="stderr", text=note))
+            self._events.append(CellEvent(cell_index, "output_truncated", note.strip()))
+        return None
 
 
 def _kernel_manager_class(prefix, memory_limit, block_imports):

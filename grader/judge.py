@@ -235,7 +235,8 @@ def _error_verdict(name, error, where):
         return Verdict(False, f"{name} is not implemented yet: replace `raise NotImplementedError` "
                               "with your code.", "not_implemented")
     if any(word in message for word in REFERENCE_WORDS) and kind in (
-            "ImportError", "ModuleNotFoundError", "AttributeError", "PermissionError"):
+            "ImportError", "ModuleNotFoundError", "AttributeError", "PermissionError",
+            "FileNotFoundError", "OSError", "NameError"):
         return Verdict(False, f"{name} tried to use the course's reference solution or the grader's "
                               f"internals ({kind}: {message}). Write your own implementation; "
                               "this attempt is reported to your instructor.", "used_reference")

@@ -148,6 +148,8 @@ def judge_cell(cell, seed, answer_errors=None):
                    if rec.get("exercise") == name and rec.get("mode") == mode and i not in used]
         if not matches:
             passed = False
+            if not any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+                signals.append(f"the {mode} check of {name} ran but left no record (was `check` replaced?)")
             message = f"The {mode} check of {name} did not finish: {_cell_error(cell)}"
             if not hidden or message.replace("hidden", "public") not in messages:
                 messages.append(message)
