@@ -297,6 +297,18 @@ def judge_record(rec, seed=None):
     return Verdict(True)
 
 
+def _cast_like(got, model):
+    """``got`` with its float arrays cast to the dtypes of ``model``'s float arrays."""
+    if isinstance(model, (tuple, list)) and isinstance(got, (tuple, list)) and len(got) == len(model):
+        return type(got)(_cast_like(g, m) for g, m in zip(got, model, strict=True))
+    if isinstance(model, dict) and isinstance(got, dict):
+        return {k: _cast_like(v, model[k]) if k in model else v for k, v in got.items()}
+    if (type(got) is np.ndarray and got.dtype.kind == "f" and isinstance(model, np.ndarray)
+            and model.dtype.kind == "f"):
+        return got.astype(model.dtype)
+    return got
+
+
 def _judge_value(exercise, case, got, where):
     if exercise.compare is not None:
         message = exercise.compare(case, got)
@@ -312,7 +324,9 @@ def _judge_value(exercise, case, got, where):
             wrong = _call_quietly(variant.fn, case)
         except Exception:  # a variant that cannot run on this case does not match it
             continue
-        if compare(wrong, got, exercise.tolerance) is None:
+        # Both in the expected dtypes: a mistake is named even when the learner's code (or the
+        # variant) also changed the dtype, which the stage message above reports.
+        if compare(_cast_like(wrong, expected), _cast_like(got, expected), exercise.tolerance) is None:
             return Verdict(False, f"{exercise.name} gives a wrong result {where}\n{detail}\n"
                                   f"Likely mistake: {variant.label}.\nHint: {variant.hint}",
                            variant.key)

@@ -119,6 +119,31 @@ def _publish(rec, summary):
     display({_record.MIME: rec, "text/plain": summary}, raw=True)
 
 
+def record_check(name, fn, hidden=False, seed=None):
+    """Run ``fn`` on the cases of one check and return the record (no verdict).
+
+    Parameters
+    ----------
+    name, fn, hidden, seed
+        As for :func:`check`.
+
+    Returns
+    -------
+    dict
+        The record: exercise, mode, seed, one outcome per case (see :func:`run_case`),
+        the number of cases and the tamper signals seen so far.
+    """
+    seed = hidden_seed(seed) if hidden else _cases.PUBLIC_SEED
+    generated = _cases.generate(name, hidden, seed)
+    if not callable(fn):
+        outcomes = [{"error": {"type": "TypeError",
+                               "message": f"{name} is not a function but {type(fn).__name__}"}}]
+    else:
+        outcomes = [run_case(fn, case) for case in generated]
+    return {"version": _record.VERSION, "exercise": name, "mode": "hidden" if hidden else "public",
+            "seed": seed, "cases": len(generated), "outcomes": outcomes, "signals": tamper_signals()}
+
+
 def check(name, fn, hidden=False, seed=None):
     """Run the check of one exercise on the learner's function.
 
@@ -139,16 +164,9 @@ def check(name, fn, hidden=False, seed=None):
     AssertionError
         In interactive mode, when a case fails; the message names the mistake.
     """
-    seed = hidden_seed(seed) if hidden else _cases.PUBLIC_SEED
-    generated = _cases.generate(name, hidden, seed)
-    if not callable(fn):
-        outcomes = [{"error": {"type": "TypeError",
-                               "message": f"{name} is not a function but {type(fn).__name__}"}}]
-    else:
-        outcomes = [run_case(fn, case) for case in generated]
-    rec = {"version": _record.VERSION, "exercise": name, "mode": "hidden" if hidden else "public",
-           "seed": seed, "outcomes": outcomes, "signals": tamper_signals()}
-    label = f"{name}: {'hidden' if hidden else 'public'} check, {len(generated)} cases"
+    rec = record_check(name, fn, hidden, seed)
+    seed = rec["seed"]
+    label = f"{name}: {'hidden' if hidden else 'public'} check, {rec['cases']} cases"
     if grading():
         _publish(rec, f"{label} (seed {seed}), recorded for grading")
         return None

@@ -41,7 +41,8 @@ TRICKS = {
     "replace-numpy-allclose": ("np.allclose = lambda *a, **k: True\n\n"
                                "def softmax(x, axis=-1):\n" + WRONG, "numpy.allclose was replaced"),
     "replace-np-testing": ("np.testing.assert_allclose = lambda *a, **k: None\n\n"
-                           "def softmax(x, axis=-1):\n" + WRONG, "numpy.testing.assert_allclose was replaced"),
+                           "def softmax(x, axis=-1):\n" + WRONG,
+                           "numpy.testing.assert_allclose was replaced"),
     "replace-builtins": ("import builtins\nbuiltins.abs = lambda x: 0\n\n"
                          "def softmax(x, axis=-1):\n" + WRONG, "builtins.abs was replaced"),
     "replace-check": ("check = lambda *a, **k: None\n\ndef softmax(x, axis=-1):\n" + WRONG, "left no record"),
