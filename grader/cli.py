@@ -20,11 +20,34 @@ def build_parser():
     check.add_argument("--seed", type=int, help="seed of the hidden cases (to reproduce a report)")
     check.add_argument("--solutions", help="folder of the source notebooks (default: the course's)")
     check.set_defaults(run=_run_check)
+
+    release = commands.add_parser(
+        "release", help="generate notebooks/ (the student versions) from solutions/ with nbgrader",
+        description="Generate the student version of each assignment with nbgrader's generate_assignment: "
+                    "solutions replaced by stubs, hidden tests and outputs removed.")
+    release.add_argument("assignments", nargs="*", help="assignments to release (default: all)")
+    _course_options(release)
+    release.set_defaults(run=_run_release)
     return parser
+
+
+def _course_options(parser):
+    from .course import COURSE
+
+    parser.add_argument("--course-dir", default=str(COURSE),
+                        help="working course folder: submissions, feedback, gradebook (default: %(default)s)")
+    parser.add_argument("--db-url", help="SQLAlchemy URL of the gradebook "
+                                         "(default: sqlite in the course folder)")
 
 
 def _run_check(args):
     from .selfcheck import main
+
+    return main(args)
+
+
+def _run_release(args):
+    from .release import main
 
     return main(args)
 

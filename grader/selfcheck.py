@@ -19,12 +19,11 @@ from pathlib import Path
 
 import nbformat
 
+from .course import SOLUTIONS
+from .course import assignments as _assignments
 from .execute import execute_notebook
-from .sandbox import PROJECT_ROOT
 from .verify import is_test_cell, verify_notebook
 
-#: The instructor's source notebooks (nbgrader's source_directory).
-SOLUTIONS = PROJECT_ROOT / "solutions"
 #: Files of the learner's folder copied next to the notebook when it runs (bytes).
 COPY_LIMIT = 20 * 2**20
 
@@ -59,7 +58,7 @@ def find_source(path, solutions=SOLUTIONS):
     or a copy such as ``01_attention_weights-alice.ipynb``), else by its folder's name.
     """
     path = Path(path)
-    known = sorted(p.name for p in Path(solutions).glob("*") if p.is_dir())
+    known = _assignments(solutions)
     for candidate in (path.stem, path.stem.split("-")[0].split(" ")[0], path.parent.name):
         source = Path(solutions) / candidate / f"{candidate}.ipynb"
         if candidate in known and source.exists():
