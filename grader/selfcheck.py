@@ -119,9 +119,12 @@ def grade(path, seed=None, solutions=SOLUTIONS, **execute_options):
 
     Returns
     -------
-    dict
-        The report: notebook, assignment, seed, score, max_score and one entry per
-        exercise (see :func:`main` for the JSON schema).
+    report : dict
+        Notebook, assignment, seed, score, max_score and one entry per exercise
+        (the JSON schema of ``--json``).
+    results : list of grader.verify.ExerciseResult
+    graded : nbformat.NotebookNode
+        The executed notebook, test cells holding the feedback instead of their outputs.
     """
     learner = load_notebook(path)
     assignment, source_path = find_source(path, solutions)
@@ -134,7 +137,7 @@ def grade(path, seed=None, solutions=SOLUTIONS, **execute_options):
         executed, _ = execute_notebook(merged, workdir=work, env=env, **execute_options)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    _, results = verify_notebook(executed, seed)
+    graded, results = verify_notebook(executed, seed)
     exercises = [{k: v for k, v in asdict(r).items() if k in _SCHEMA_KEYS} for r in results]
     return {
         "notebook": str(path),
@@ -143,7 +146,7 @@ def grade(path, seed=None, solutions=SOLUTIONS, **execute_options):
         "score": float(sum(r.points for r in results)),
         "max_score": float(sum(r.max_points for r in results)),
         "exercises": exercises,
-    }, results
+    }, results, graded
 
 
 _SCHEMA_KEYS = ("grade_id", "function", "points", "max_points", "passed", "feedback")
@@ -166,7 +169,7 @@ def format_report(report):
 def main(args):
     """Run ``check`` for parsed CLI arguments; return the exit status."""
     try:
-        report, _ = grade(args.notebook, seed=args.seed,
+        report, _, _ = grade(args.notebook, seed=args.seed,
                           solutions=Path(args.solutions) if args.solutions else SOLUTIONS)
     except UsageError as error:
         print(f"grader check: {error}", file=sys.stderr)

@@ -32,7 +32,7 @@ def solutions(tmp_path_factory):
 def test_a_misbehaving_answer_loses_only_its_own_exercise(tmp_path, solutions, behaviour):
     """Does softmax get zero with a reason, while dot_scores (after it) keeps its point?"""
     path = fc.write_submission(tmp_path, softmax=MISBEHAVIOURS[behaviour])
-    report, _ = selfcheck.grade(path, seed=1, solutions=solutions, cell_timeout=3)
+    report, _, _ = selfcheck.grade(path, seed=1, solutions=solutions, cell_timeout=3)
     results = {e["function"]: e for e in report["exercises"]}
     assert results["softmax"]["points"] == 0 and results["softmax"]["feedback"]
     assert results["dot_scores"]["points"] == 1, results["dot_scores"]["feedback"]

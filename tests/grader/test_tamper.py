@@ -75,7 +75,7 @@ def solutions(tmp_path_factory):
 
 def _grade(tmp_path, solutions, softmax, files=None):
     path = fc.write_submission(tmp_path / "sub", softmax=softmax, files=files)
-    report, _ = selfcheck.grade(path, seed=3, solutions=solutions, cell_timeout=10)
+    report, _, _ = selfcheck.grade(path, seed=3, solutions=solutions, cell_timeout=10)
     return {e["function"]: e for e in report["exercises"]}
 
 
