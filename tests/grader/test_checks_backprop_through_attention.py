@@ -1,0 +1,505 @@
+"""Do the checks of notebook 05 name each mistake a learner makes, and pass every valid answer?
+
+The buggy and valid implementations are written the way a learner would write them (explicit
+Jacobians, einsum, per-query loops, several ways of perturbing x), independently of the variants
+in grader.exercises. The cases' own ingredients are checked against independent oracles: the
+functions handed to numerical_gradient against their analytic gradients, and the reference
+backward passes against central differences of a plain forward pass.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from checking import SEEDS, assert_named, assert_passes
+
+from grader import cases
+from grader.exercises import get
+
+NOTEBOOK = "05_backprop_through_attention"
+
+
+# ---- buggy answers: (exercise, misconception key, implementation) ------------------------------
+
+def softmax_backward_outer_only(y, dy, axis=-1):
+    # "the Jacobian is -y yᵀ"
+    return -y * np.sum(y * dy, axis=axis, keepdims=True)
+
+
+def softmax_backward_times_y(y, dy, axis=-1):
+    return dy * y
+
+
+def softmax_backward_diagonal(y, dy, axis=-1):
+    y_last, dy_last = np.moveaxis(y, axis, -1), np.moveaxis(dy, axis, -1)
+    out = np.empty_like(y_last)
+    for index in np.ndindex(y_last.shape[:-1]):
+        jacobian = np.diag(y_last[index] * (1 - y_last[index]))
+        out[index] = jacobian @ dy_last[index]
+    return np.moveaxis(out, -1, axis)
+
+
+def softmax_backward_axis0(y, dy, axis=-1):
+    s = (y * dy).sum(axis=0, keepdims=True)
+    return y * (dy - s)
+
+
+def softmax_backward_no_keepdims(y, dy, axis=-1):
+    s = np.sum(y * dy, axis=axis)
+    return y * dy - y * s
+
+
+def softmax_backward_global_sum(y, dy, axis=-1):
+    return y * (dy - np.sum(y * dy))
+
+
+def softmax_backward_last_axis(y, dy, axis=-1):
+    return y * (dy - np.einsum("...i,...i->...", y, dy)[..., None])
+
+
+def _masked_weights(Q, K, mask, scaled=True, fill=None):
+    """Learner-style forward: masked entries multiplied away after the exponential."""
+    s = np.einsum("...qd,...kd->...qk", Q, K)
+    if scaled:
+        s = s / math.sqrt(Q.shape[-1])
+    if mask is None:
+        e = np.exp(s - s.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+    if fill is not None:
+        s = np.where(mask, s, fill)
+        e = np.exp(s - s.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+    e = np.exp(s - s.max(axis=-1, keepdims=True)) * mask
+    total = e.sum(axis=-1, keepdims=True)
+    return e / np.where(total == 0, 1, total)
+
+
+def _backward_from(P, dout, Q, K, V, scale):
+    """dQ, dK, dV given the weights, written with einsum."""
+    dV = np.einsum("...qk,...qd->...kd", P, dout)
+    dP = np.einsum("...qd,...kd->...qk", dout, V)
+    dS = P * (dP - np.einsum("...qk,...qk->...q", dP, P)[..., None])
+    return np.einsum("...qk,...kd->...qd", dS, K) * scale, np.einsum("...qk,...qd->...kd", dS, Q) * scale, dV
+
+
+def attention_backward_swapped(dout, Q, K, V, mask=None):
+    d = Q.shape[-1]
+    P = _masked_weights(Q, K, mask)
+    dV = np.swapaxes(P, -1, -2) @ dout
+    dP = dout @ np.swapaxes(V, -1, -2)
+    dS = P * (dP - (dP * P).sum(axis=-1, keepdims=True))
+    dK = dS @ K / math.sqrt(d)
+    dQ = np.swapaxes(dS, -1, -2) @ Q / math.sqrt(d)
+    return dQ, dK, dV
+
+
+def attention_backward_unscaled_grads(dout, Q, K, V, mask=None):
+    P = _masked_weights(Q, K, mask)
+    return _backward_from(P, dout, Q, K, V, 1.0)
+
+
+def attention_backward_dot_product(dout, Q, K, V, mask=None):
+    P = _masked_weights(Q, K, mask, scaled=False)
+    return _backward_from(P, dout, Q, K, V, 1.0)
+
+
+def attention_backward_p_not_transposed(dout, Q, K, V, mask=None):
+    scale = 1 / math.sqrt(Q.shape[-1])
+    P = _masked_weights(Q, K, mask)
+    dQ, dK, _ = _backward_from(P, dout, Q, K, V, scale)
+    return dQ, dK, P @ dout
+
+
+def attention_backward_no_softmax(dout, Q, K, V, mask=None):
+    scale = 1 / math.sqrt(Q.shape[-1])
+    P = _masked_weights(Q, K, mask)
+    dS = dout @ np.swapaxes(V, -1, -2)
+    return dS @ K * scale, np.swapaxes(dS, -1, -2) @ Q * scale, np.swapaxes(P, -1, -2) @ dout
+
+
+def attention_backward_column_sums(dout, Q, K, V, mask=None):
+    scale = 1 / math.sqrt(Q.shape[-1])
+    P = _masked_weights(Q, K, mask)
+    dP = dout @ np.swapaxes(V, -1, -2)
+    dS = P * (dP - np.sum(P * dP, axis=-2, keepdims=True))
+    return dS @ K * scale, np.swapaxes(dS, -1, -2) @ Q * scale, np.swapaxes(P, -1, -2) @ dout
+
+
+def attention_backward_ignores_mask(dout, Q, K, V, mask=None):
+    P = _masked_weights(Q, K, None)
+    return _backward_from(P, dout, Q, K, V, 1 / math.sqrt(Q.shape[-1]))
+
+
+def attention_backward_minus_inf(dout, Q, K, V, mask=None):
+    P = _masked_weights(Q, K, mask, fill=-np.inf)
+    return _backward_from(P, dout, Q, K, V, 1 / math.sqrt(Q.shape[-1]))
+
+
+def attention_backward_minus_1e9(dout, Q, K, V, mask=None):
+    P = _masked_weights(Q, K, mask, fill=-1e9)
+    return _backward_from(P, dout, Q, K, V, 1 / math.sqrt(Q.shape[-1]))
+
+
+def numerical_gradient_forward(f, x, eps=1e-6):
+    grad = np.zeros_like(x, dtype=float)
+    f0 = f(x)
+    for i in np.ndindex(x.shape):
+        xp = x.copy()
+        xp[i] += eps
+        grad[i] = (f(xp) - f0) / eps
+    return grad
+
+
+def numerical_gradient_over_eps(f, x, eps=1e-6):
+    grad = np.zeros_like(x, dtype=float)
+    for i in np.ndindex(x.shape):
+        xp, xm = x.copy(), x.copy()
+        xp[i] += eps
+        xm[i] -= eps
+        grad[i] = (f(xp) - f(xm)) / eps
+    return grad
+
+
+def numerical_gradient_precedence(f, x, eps=1e-6):
+    grad = np.zeros_like(x, dtype=float)
+    for i in np.ndindex(x.shape):
+        xp, xm = x.copy(), x.copy()
+        xp[i] += eps
+        xm[i] -= eps
+        grad[i] = (f(xp) - f(xm)) / 2 * eps
+    return grad
+
+
+def _central_with_step(f, x, h):
+    grad = np.zeros_like(x, dtype=float)
+    for i in np.ndindex(x.shape):
+        xp, xm = x.copy(), x.copy()
+        xp[i] += h
+        xm[i] -= h
+        grad[i] = (f(xp) - f(xm)) / (2 * h)
+    return grad
+
+
+def numerical_gradient_fixed_1e5(f, x, eps=1e-6):
+    return _central_with_step(f, x, 1e-5)
+
+
+def numerical_gradient_fixed_1e6(f, x, eps=1e-6):
+    return _central_with_step(f, x, 1e-6)
+
+
+def numerical_gradient_not_restored(f, x, eps=1e-6):
+    grad = np.zeros_like(x, dtype=float)
+    for i in np.ndindex(x.shape):
+        x[i] += eps
+        f_plus = f(x)
+        x[i] -= 2 * eps
+        f_minus = f(x)
+        grad[i] = (f_plus - f_minus) / (2 * eps)
+    return grad
+
+
+def numerical_gradient_flat(f, x, eps=1e-6):
+    flat = x.astype(float).ravel()
+    grad = np.zeros(flat.size)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + eps
+        f_plus = f(flat.reshape(x.shape))
+        flat[i] = old - eps
+        f_minus = f(flat.reshape(x.shape))
+        flat[i] = old
+        grad[i] = (f_plus - f_minus) / (2 * eps)
+    return grad
+
+
+BUGGY = [
+    ("softmax_backward", "outer_term_only", softmax_backward_outer_only),
+    ("softmax_backward", "diag_term_only", softmax_backward_times_y),
+    ("softmax_backward", "diagonal_jacobian", softmax_backward_diagonal),
+    ("softmax_backward", "sum_over_wrong_axis", softmax_backward_axis0),
+    ("softmax_backward", "sum_without_keepdims", softmax_backward_no_keepdims),
+    ("softmax_backward", "sum_over_everything", softmax_backward_global_sum),
+    ("softmax_backward", "axis_ignored", softmax_backward_last_axis),
+    ("scaled_dot_product_attention_backward", "dq_dk_swapped", attention_backward_swapped),
+    ("scaled_dot_product_attention_backward", "unscaled_gradients", attention_backward_unscaled_grads),
+    ("scaled_dot_product_attention_backward", "unscaled_attention", attention_backward_dot_product),
+    ("scaled_dot_product_attention_backward", "weights_not_transposed", attention_backward_p_not_transposed),
+    ("scaled_dot_product_attention_backward", "softmax_backward_missing", attention_backward_no_softmax),
+    ("scaled_dot_product_attention_backward", "softmax_backward_wrong_axis", attention_backward_column_sums),
+    ("scaled_dot_product_attention_backward", "mask_ignored", attention_backward_ignores_mask),
+    ("scaled_dot_product_attention_backward", "nan_in_fully_masked_rows", attention_backward_minus_inf),
+    ("scaled_dot_product_attention_backward", "fully_masked_rows_uniform", attention_backward_minus_1e9),
+    ("numerical_gradient", "forward_difference", numerical_gradient_forward),
+    ("numerical_gradient", "divided_by_eps", numerical_gradient_over_eps),
+    ("numerical_gradient", "operator_precedence", numerical_gradient_precedence),
+    ("numerical_gradient", "eps_ignored", numerical_gradient_fixed_1e5),
+    ("numerical_gradient", "eps_ignored", numerical_gradient_fixed_1e6),
+    ("numerical_gradient", "mutated_input", numerical_gradient_not_restored),
+    ("numerical_gradient", "flattened", numerical_gradient_flat),
+]
+
+#: Mistakes the public cases cannot show (they need the hidden edge cases).
+HIDDEN_ONLY = set()
+
+
+@pytest.mark.parametrize(("name", "key", "fn"), BUGGY,
+                         ids=[f"{n}-{k}-{f.__name__}" for n, k, f in BUGGY])
+def test_a_buggy_answer_gets_its_mistake_named(name, key, fn):
+    """Does each buggy implementation fail with exactly its named mistake and hint?"""
+    assert_named(name, fn, key, public=(name, key) not in HIDDEN_ONLY)
+
+
+def test_restoring_x_is_explained_when_x_is_changed():
+    """Does a numerical_gradient that leaves x changed get the exercise's own hint about restoring x?"""
+    from checking import verdict
+
+    result = verdict("numerical_gradient", numerical_gradient_not_restored, hidden=False)
+    assert result.misconception == "mutated_input"
+    assert get("numerical_gradient").extra["mutation_hint"] in result.message
+    assert "changed its input x in place" in result.message
+
+
+# ---- valid answers: other ways to write the right thing -----------------------------------------
+
+def softmax_backward_jacobian_loops(y, dy, axis=-1):
+    y_last, dy_last = np.moveaxis(y, axis, -1), np.moveaxis(dy, axis, -1)
+    out = np.empty_like(y_last)
+    for index in np.ndindex(y_last.shape[:-1]):
+        row = y_last[index]
+        jacobian = np.diag(row) - np.outer(row, row)  # J[i, j] = ∂y_i/∂x_j
+        out[index] = jacobian.T @ dy_last[index]
+    return np.moveaxis(out, -1, axis)
+
+
+def softmax_backward_product_first(y, dy, axis=-1):
+    g = y * dy
+    return g - y * g.sum(axis=axis, keepdims=True)
+
+
+def softmax_backward_in_float64(y, dy, axis=-1):
+    y64, dy64 = y.astype(np.float64), dy.astype(np.float64)
+    return (y64 * (dy64 - (y64 * dy64).sum(axis=axis, keepdims=True))).astype(y.dtype)
+
+
+def attention_backward_per_query(dout, Q, K, V, mask=None):
+    batch = Q.shape[:-2]
+    n_q, n_k = Q.shape[-2], K.shape[-2]
+    allowed = np.ones(batch + (n_q, n_k), bool) if mask is None else np.broadcast_to(mask, batch + (n_q, n_k))
+    dQ, dK, dV = np.zeros_like(Q), np.zeros_like(K), np.zeros_like(V)
+    scale = 1 / math.sqrt(Q.shape[-1])
+    for b in np.ndindex(batch):
+        for i in range(n_q):
+            keys = np.flatnonzero(allowed[b][i])
+            if keys.size == 0:
+                continue  # no key: zero weights, zero output, zero gradient
+            s = K[b][keys] @ Q[b][i] * scale
+            p = np.exp(s - s.max())
+            p /= p.sum()
+            dV[b][keys] += np.outer(p, dout[b][i])
+            dp = V[b][keys] @ dout[b][i]
+            ds = p * (dp - p @ dp)
+            dQ[b][i] = ds @ K[b][keys] * scale
+            dK[b][keys] += np.outer(ds, Q[b][i]) * scale
+    return dQ, dK, dV
+
+
+def attention_backward_einsum(dout, Q, K, V, mask=None):
+    P = _masked_weights(Q, K, mask)
+    return _backward_from(P, dout, Q, K, V, 1 / math.sqrt(Q.shape[-1]))
+
+
+def attention_backward_in_float64(dout, Q, K, V, mask=None):
+    dtype = Q.dtype
+    dout, Q, K, V = (a.astype(np.float64) for a in (dout, Q, K, V))
+    scale = 1 / np.sqrt(Q.shape[-1])
+    S = Q @ np.swapaxes(K, -1, -2) * scale
+    if mask is not None:
+        S = np.where(mask, S, -np.inf)
+    m = S.max(axis=-1, keepdims=True)
+    e = np.exp(S - np.where(np.isinf(m), 0, m))
+    total = e.sum(axis=-1, keepdims=True)
+    P = e / np.where(total > 0, total, 1)
+    dV = np.swapaxes(P, -1, -2) @ dout
+    dP = dout @ np.swapaxes(V, -1, -2)
+    dS = P * dP - P * (P * dP).sum(axis=-1, keepdims=True)
+    grads = (dS @ K * scale, np.swapaxes(dS, -1, -2) @ Q * scale, dV)
+    return tuple(g.astype(dtype) for g in grads)
+
+
+def numerical_gradient_copies(f, x, eps=1e-6):
+    grad = np.zeros(x.shape)
+    for i in np.ndindex(x.shape):
+        xp, xm = x.copy(), x.copy()
+        xp[i] += eps
+        xm[i] -= eps
+        grad[i] = (f(xp) - f(xm)) / (2 * eps)
+    return grad
+
+
+def numerical_gradient_one_copy_two_steps(f, x, eps=1e-6):
+    # The minus point is reached from the plus point: it may differ from x - eps by one ulp.
+    x = np.array(x, dtype=np.float64)
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        point = x.copy()
+        point[i] += eps
+        f_plus = f(point)
+        point[i] -= 2 * eps
+        grad[i] = (f_plus - f(point)) / (2 * eps)
+    return grad
+
+
+def numerical_gradient_in_place_restored(f, x, eps=1e-6):
+    grad = np.zeros_like(x, dtype=np.float64)
+    it = np.nditer(x, flags=["multi_index"])
+    for _ in it:
+        i = it.multi_index
+        saved = x[i].copy()
+        x[i] = saved + eps
+        f_plus = f(x)
+        x[i] = saved - eps
+        f_minus = f(x)
+        x[i] = saved
+        grad[i] = (f_plus - f_minus) / (2 * eps)
+    return grad
+
+
+def numerical_gradient_basis(f, x, eps=1e-6):
+    x = np.asarray(x, dtype=np.float64)
+    grad = np.empty(x.size)
+    for i in range(x.size):
+        step = np.zeros(x.size)
+        step[i] = eps
+        step = step.reshape(x.shape)
+        grad[i] = (f(x + step) - f(x - step)) / (2 * eps)
+    return grad.reshape(x.shape)
+
+
+def numerical_gradient_flat_copy(f, x, eps=1e-6):
+    return numerical_gradient_flat(f, x, eps).reshape(np.shape(x))
+
+
+VALID = [
+    ("softmax_backward", softmax_backward_jacobian_loops),
+    ("softmax_backward", softmax_backward_product_first),
+    ("softmax_backward", softmax_backward_in_float64),
+    ("scaled_dot_product_attention_backward", attention_backward_per_query),
+    ("scaled_dot_product_attention_backward", attention_backward_einsum),
+    ("scaled_dot_product_attention_backward", attention_backward_in_float64),
+    ("numerical_gradient", numerical_gradient_copies),
+    ("numerical_gradient", numerical_gradient_one_copy_two_steps),
+    ("numerical_gradient", numerical_gradient_in_place_restored),
+    ("numerical_gradient", numerical_gradient_basis),
+    ("numerical_gradient", numerical_gradient_flat_copy),
+]
+
+
+@pytest.mark.parametrize(("name", "fn"), VALID, ids=[f"{n}-{f.__name__}" for n, f in VALID])
+def test_a_valid_alternative_passes(name, fn):
+    """Does a correct answer written another way pass the public and every hidden check?"""
+    assert_passes(name, fn)
+
+
+# ---- the cases themselves, against independent oracles -----------------------------------------
+
+def _central(f, x, h):
+    """Central differences of a scalar f (float64), for the oracle checks below."""
+    x = np.array(x, dtype=np.float64)
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        step = np.zeros_like(x)
+        step[i] = h
+        grad[i] = (f(x + step) - f(x - step)) / (2 * h)
+    return grad
+
+
+def _closure(f):
+    """The arrays a function built by the cases module closes over, by name."""
+    return dict(zip(f.__code__.co_freevars, (c.cell_contents for c in f.__closure__), strict=True))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_functions_given_to_numerical_gradient_are_rebuilt_identically(seed):
+    """Does regenerating a case give the same function (the trusted side must see the learner's f)?"""
+    first, second = (cases.generate("numerical_gradient", True, seed) for _ in range(2))
+    for one, other in zip(first, second, strict=True):
+        x = one.args[1]
+        assert one.args[0](x) == other.args[0](x.copy())
+        np.testing.assert_array_equal(x, other.args[1])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_expected_numerical_gradient_is_near_the_analytic_one(seed):
+    """Is the reference within the truncation bound of the cubic-and-tanh loss's analytic gradient,
+    and a forward difference far beyond the check's tolerance whenever eps is passed explicitly?"""
+    exercise = get("numerical_gradient")
+    for case in cases.generate("numerical_gradient", True, seed):
+        f, x = case.args
+        cells = _closure(f)
+        if "M" not in cells:
+            continue  # the attention loss: checked against the backward pass below
+        a, b, c, M = cells["a"], cells["b"], cells["c"], cells["M"]
+        eps = case.kwargs.get("eps", 1e-6)
+        flat = x.reshape(-1)
+        exact = 3 * a * x**2 + b * c / np.cosh(c * x) ** 2 + (0.5 * (M + M.T) @ flat).reshape(x.shape)
+        # A central difference is off by at most eps²/6 · max|f'''| (|tanh'''| <= 2), plus the
+        # rounding of f's terms (of total size `size`) divided by 2·eps.
+        size = 1 + np.sum(np.abs(a * x**3)) + np.sum(np.abs(b)) + np.abs(flat) @ np.abs(M) @ np.abs(flat)
+        bound = eps**2 / 6 * (6 * np.abs(a) + 2 * np.abs(b) * np.abs(c) ** 3) + 10 * 2.2e-16 * size / eps
+        expected = exercise.reference(f, x, **case.kwargs)
+        assert np.all(np.abs(expected - exact) <= bound), case.note
+        if "eps" in case.kwargs:
+            forward = numerical_gradient_forward(f, x, eps)
+            limit = exercise.tolerance * (1e-7 * np.abs(expected) + 1e-10 * max(np.abs(expected).max(), 1))
+            assert (np.abs(forward - expected) > 10 * limit).any(), case.note
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_attention_loss_given_to_numerical_gradient_has_the_backward_pass_gradient(seed):
+    """Is the expected numerical gradient of the attention loss the analytic dQ of the reference's
+    backward pass (an independent route to the same number)?"""
+    exercise = get("numerical_gradient")
+    for case in cases.generate("numerical_gradient", True, seed):
+        f, Q = case.args
+        cells = _closure(f)
+        if "G" not in cells:
+            continue
+        dQ, _, _ = get("scaled_dot_product_attention_backward").reference(cells["G"], Q, cells["K"],
+                                                                         cells["V"])
+        eps = case.kwargs.get("eps", 1e-6)
+        np.testing.assert_allclose(exercise.reference(f, Q, **case.kwargs), dQ, rtol=0,
+                                   atol=max(50 * eps**2, 1e-8))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_expected_attention_gradients_match_finite_differences(seed):
+    """Do the reference gradients on the hidden cases agree with central differences of a plain
+    forward pass, including masked and fully masked rows (zero there)?"""
+    exercise = get("scaled_dot_product_attention_backward")
+    for case in cases.generate("scaled_dot_product_attention_backward", True, seed):
+        dout, Q, K, V = (a.astype(np.float64) for a in case.args)
+        mask = case.kwargs.get("mask")
+        expected = exercise.reference(dout, Q, K, V, mask)
+
+        def loss(Q, K, V, mask=mask, dout=dout):
+            P = _masked_weights(Q, K, mask)
+            return float(np.sum(dout * (P @ V)))
+
+        numeric = (_central(lambda q, K=K, V=V: loss(q, K, V), Q, 1e-5),
+                   _central(lambda k, Q=Q, V=V: loss(Q, k, V), K, 1e-5),
+                   _central(lambda v, Q=Q, K=K: loss(Q, K, v), V, 1e-5))
+        for got, want in zip(expected, numeric, strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_softmax_backward_cases_are_softmax_outputs(seed):
+    """Is every y a softmax output along the case's axis (rows summing to one, or all zero)?"""
+    for case in cases.generate("softmax_backward", True, seed):
+        y, dy = case.args
+        sums = y.sum(axis=case.kwargs.get("axis", -1))
+        assert y.shape == dy.shape and y.dtype == dy.dtype and (y >= 0).all()
+        assert np.all(np.isclose(sums, 1, atol=1e-5) | (sums == 0)), case.note
