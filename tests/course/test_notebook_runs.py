@@ -119,3 +119,15 @@ def test_the_solutions_score_full_marks_through_real_nbgrader_autograde(assignme
         assert submission.max_code_score > 0
         assert submission.code_score == submission.max_code_score, [
             (g.name, g.score, g.max_score) for nb in submission.notebooks for g in nb.grades]
+
+
+def test_the_attention_model_of_notebook_05_reaches_its_stated_accuracy():
+    """Does training on the solutions' own gradients reach the stated held-out accuracy in 300 steps?"""
+    import re
+
+    _, nb = graded("solutions", "05_backprop_through_attention")
+    printed = "".join(_text(cell) for cell in nb.cells)
+    found = re.search(r"held-out accuracy after (\d+) steps: ([0-9.]+) \(target ≥ ([0-9.]+)", printed)
+    assert found, "the training cell printed no accuracy line"
+    steps, accuracy, target = int(found[1]), float(found[2]), float(found[3])
+    assert steps == 300 and target == 0.95 and accuracy >= target
