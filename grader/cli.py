@@ -28,6 +28,52 @@ def build_parser():
     release.add_argument("assignments", nargs="*", help="assignments to release (default: all)")
     _course_options(release)
     release.set_defaults(run=_run_release)
+
+    autograde = commands.add_parser(
+        "autograde", help="grade every collected submission with nbgrader, N at a time, in a sandbox",
+        description="Execute each submission in its own sandboxed kernel (N at a time), judge it with the "
+                    "hidden tests outside the kernel, then let nbgrader score it into the gradebook. A "
+                    "submission that hangs, crashes or floods its output loses only the exercises it broke.")
+    autograde.add_argument("assignments", nargs="*", help="assignments to grade (default: all collected)")
+    autograde.add_argument("--jobs", "-j", type=int, default=2, help="submissions graded at the same time "
+                                                                     "(default: %(default)s)")
+    autograde.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    autograde.add_argument("--timeout", type=float, default=30.0,
+                           help="seconds one cell may run (default: %(default)s)")
+    autograde.add_argument("--memory", type=float, default=2048,
+                           help="memory limit of one kernel in MiB (default: %(default)s)")
+    autograde.add_argument("--output-limit", type=int, default=1_000_000,
+                           help="characters of output kept per cell (default: %(default)s)")
+    autograde.add_argument("--retries", type=int, default=2,
+                           help="extra attempts when a kernel fails to start (default: %(default)s)")
+    autograde.add_argument("--seed", type=int, help="seed of the hidden cases for every submission "
+                                                    "(default: a fresh one each, recorded)")
+    _course_options(autograde)
+    autograde.set_defaults(run=_run_autograde)
+
+    feedback = commands.add_parser(
+        "feedback", help="per-student HTML feedback (named mistakes, plots; no hidden tests)",
+        description="Generate each autograded student's feedback HTML with nbgrader, hidden tests removed, "
+                    "into <course-dir>/feedback/<student>/<assignment>/.")
+    feedback.add_argument("assignments", nargs="*", help="assignments (default: all autograded)")
+    _course_options(feedback)
+    feedback.set_defaults(run=_run_module("feedback"))
+
+    export = commands.add_parser(
+        "export", help="grades as CSV: nbgrader's grades.csv and a student × exercise table",
+        description="Write nbgrader's grades.csv and exercises-<assignment>.csv (one row per student, one "
+                    "column per graded cell).")
+    export.add_argument("--out", help="folder for the CSV files (default: <course-dir>/export)")
+    _course_options(export)
+    export.set_defaults(run=_run_module("export"))
+
+    report = commands.add_parser(
+        "report", help="a class report (HTML): pass rates, common mistakes, tampering, incidents",
+        description="Write an HTML report for the instructor from the last autograde run.")
+    report.add_argument("assignments", nargs="*", help="assignments (default: all autograded)")
+    report.add_argument("--out", help="HTML file (default: <course-dir>/report.html)")
+    _course_options(report)
+    report.set_defaults(run=_run_module("report"))
     return parser
 
 
@@ -50,6 +96,23 @@ def _run_release(args):
     from .release import main
 
     return main(args)
+
+
+def _run_autograde(args):
+    from .autograde import main
+
+    return main(args)
+
+
+def _run_module(name):
+    """The ``main(args)`` of module ``grader.<name>``, imported only when the command runs."""
+
+    def run(args):
+        import importlib
+
+        return importlib.import_module(f"grader.{name}").main(args)
+
+    return run
 
 
 def main(argv=None):

@@ -97,7 +97,7 @@ def _error_output(ename, evalue):
 
 
 def execute_notebook(nb, *, workdir, env=None, cell_timeout=30.0, memory_limit=2 * 1024**3,
-                     output_limit=1_000_000, sandbox="auto", startup_timeout=60.0):
+                     output_limit=1_000_000, sandbox="auto", startup_timeout=60.0, hidden=()):
     """Execute every code cell of ``nb``, surviving answers that hang or crash.
 
     Parameters
@@ -119,6 +119,10 @@ def execute_notebook(nb, *, workdir, env=None, cell_timeout=30.0, memory_limit=2
         missing), or never.
     startup_timeout : float
         Seconds a kernel may take to start; a failed start is retried once.
+    hidden : sequence of path-like
+        Folders hidden from the sandboxed kernel besides the project, ``$HOME``
+        and the temporary folder (e.g. a course folder holding the gradebook
+        and the other submissions).
 
     Returns
     -------
@@ -135,7 +139,8 @@ def execute_notebook(nb, *, workdir, env=None, cell_timeout=30.0, memory_limit=2
     events = []
     runtime = Path(tempfile.mkdtemp(prefix="grader-kernel-"))
     try:
-        prefix = (_sandbox.bwrap_prefix(bwrap, site=site, writable=[workdir, runtime])
+        prefix = (_sandbox.bwrap_prefix(bwrap, site=site, writable=[workdir, runtime],
+                                        hidden=[*_sandbox.DEFAULT_HIDDEN, *map(Path, hidden)])
                   if bwrap else [])
         manager = _kernel_manager_class(prefix, memory_limit, block_imports=bwrap is None)
         kernel_env = {**os.environ, **(env or {}), "PYTHONPATH": str(site),

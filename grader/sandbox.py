@@ -31,6 +31,9 @@ KERNEL_SIDE = ("__init__.py", "probe.py", "record.py", "kernel.py", "cases")
 #: Drawing modules of attention_ref copied into its grading stub.
 DRAWING = ("plot.py", "explorer.py")
 
+#: Folders a grading kernel never sees: the project (reference, solutions), the home folder and /tmp.
+DEFAULT_HIDDEN = (PROJECT_ROOT, Path.home(), Path(tempfile.gettempdir()))
+
 _STUB_INIT = '''"""Grading stub of attention_ref: only the plotting helpers exist while a class is graded."""
 
 __grading_stub__ = True
@@ -126,11 +129,12 @@ def bwrap_prefix(bwrap, *, site, writable, hidden=None):
     hidden : list of pathlib.Path, optional
         Folders replaced by empty ones; default: the project root, $HOME and /tmp.
     """
-    hidden = hidden if hidden is not None else [PROJECT_ROOT, Path.home(), Path(tempfile.gettempdir())]
+    hidden = list(hidden) if hidden is not None else list(DEFAULT_HIDDEN)
     args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    hidden = list(dict.fromkeys(Path(h).resolve() for h in hidden if Path(h).exists()))
     for folder in hidden:
-        if Path(folder).exists():
-            args += ["--tmpfs", str(Path(folder).resolve())]
+        if not any(other != folder and _inside(folder, other) for other in hidden):  # outermost only
+            args += ["--tmpfs", str(folder)]
     prefix = Path(sys.prefix).resolve()
     if any(_inside(prefix, h) for h in hidden):
         args += ["--ro-bind", str(prefix), str(prefix)]  # the venv may live inside the project

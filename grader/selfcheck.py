@@ -103,8 +103,12 @@ def merge_with_source(learner, source):
     return merged
 
 
-def _workdir(notebook_path):
-    """A temporary folder with the learner's small files (the notebook runs there)."""
+def make_workdir(notebook_path):
+    """A fresh temporary folder holding copies of the small files next to the notebook.
+
+    The notebook runs there, so data files it opens by relative path are found,
+    while nothing else of the learner's folder (other notebooks, big files) is.
+    """
     work = Path(tempfile.mkdtemp(prefix="grader-check-"))
     budget = COPY_LIMIT
     for item in Path(notebook_path).resolve().parent.iterdir():
@@ -131,7 +135,7 @@ def grade(path, seed=None, solutions=SOLUTIONS, **execute_options):
     source = nbformat.read(source_path, as_version=4)
     seed = secrets.randbelow(2**31) if seed is None else int(seed)
     merged = merge_with_source(learner, source)
-    work = _workdir(path)
+    work = make_workdir(path)
     try:
         env = {"ATTENTION_GRADER_MODE": "record", "ATTENTION_GRADER_SEED": str(seed)}
         executed, _ = execute_notebook(merged, workdir=work, env=env, **execute_options)
