@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
-HAVE_DEPS := $(shell $(PYTHON) -c "import numpy, matplotlib, nbgrader, jupyterlab, pytest, attention_ref" >/dev/null 2>&1 && echo yes)
+HAVE_DEPS := $(shell $(PYTHON) -c "import numpy, matplotlib, nbgrader, jupyterlab, ipywidgets, pytest, attention_ref" >/dev/null 2>&1 && echo yes)
 
 ifeq ($(HAVE_DEPS),yes)
 PY := $(PYTHON)
@@ -26,8 +26,21 @@ $(VENV)/.installed: pyproject.toml
 test: $(ENV_TARGET)
 	$(PY) -m pytest
 
+# Students: JupyterLab on notebooks/, with nbgrader's Validate button and assignment list switched on.
+# Run from the repository root, so that Validate reads nbgrader_config.py.
+lab: $(ENV_TARGET)
+	$(PY) -m jupyter labextension enable --level=sys_prefix \
+		@jupyter/nbgrader:validate-assignment @jupyter/nbgrader:assignment-list
+	$(PY) -m jupyter server extension enable --sys-prefix \
+		nbgrader.server_extensions.validate_assignment nbgrader.server_extensions.assignment_list
+	OPENBLAS_NUM_THREADS=1 $(PY) -m jupyter lab notebooks/
+
 lint: $(ENV_TARGET)
 	$(PY) -m ruff check .
+
+# The instructor pipeline on a synthetic class: release, collect, autograde --jobs 2, feedback, export, report.
+demo: $(ENV_TARGET)
+	$(PY) -m grader demo
 
 bench: $(ENV_TARGET)
 	$(PY) benchmarks/bench_attention.py

@@ -29,6 +29,15 @@ def build_parser():
     _course_options(release)
     release.set_defaults(run=_run_release)
 
+    from .collect import DESCRIPTION as collect_description
+    from .collect import HELP as collect_help
+    from .collect import add_arguments as collect_arguments
+
+    collect = commands.add_parser("collect", help=collect_help, description=collect_description)
+    collect_arguments(collect)
+    _course_options(collect)
+    collect.set_defaults(run=_run_module("collect"))
+
     autograde = commands.add_parser(
         "autograde", help="grade every collected submission with nbgrader, N at a time, in a sandbox",
         description="Execute each submission in its own sandboxed kernel (N at a time), judge it with the "
@@ -74,6 +83,19 @@ def build_parser():
     report.add_argument("--out", help="HTML file (default: <course-dir>/report.html)")
     _course_options(report)
     report.set_defaults(run=_run_module("report"))
+
+    demo = commands.add_parser(
+        "demo", help="the whole instructor pipeline on a synthetic class, in a fresh folder",
+        description="Release, build a synthetic class (full marks, blank, common mistakes, misbehaving and "
+                    "tampering submissions), collect, autograde, feedback, export and report; print the "
+                    "class table and where the files are. Exit status 1 if a grade is not the expected one.")
+    demo.add_argument("--course-dir", help="working folder, wiped first (default: demo-course/ in the project)")
+    demo.add_argument("--jobs", "-j", type=int, default=2, help="submissions graded at the same time "
+                                                                "(default: %(default)s)")
+    demo.add_argument("--timeout", type=float, default=10.0, help="seconds one cell may run "
+                                                                  "(default: %(default)s)")
+    demo.add_argument("--seed", type=int, help="seed of the hidden cases (default: fresh per submission)")
+    demo.set_defaults(run=_run_module("demo"))
     return parser
 
 

@@ -56,7 +56,7 @@ def exercise_table(gradebook, assignment, source):
             rows.append(row)
             continue
         # A written answer not graded by hand yet has neither score: leave it empty, not 0.
-        scores = {g.name: g.manual_score if g.manual_score is not None else g.auto_score
+        scores = {g.name: None if g.manual_score is None and g.needs_manual_grade else g.score
                   for nb in submission.notebooks for g in nb.grades}
         for (gid, _), column in zip(cells, header[1:-1], strict=True):
             graded = scores.get(gid)
