@@ -89,7 +89,8 @@ def build_parser():
         description="Release, build a synthetic class (full marks, blank, common mistakes, misbehaving and "
                     "tampering submissions), collect, autograde, feedback, export and report; print the "
                     "class table and where the files are. Exit status 1 if a grade is not the expected one.")
-    demo.add_argument("--course-dir", help="working folder, wiped first (default: demo-course/ in the project)")
+    demo.add_argument("--course-dir",
+                      help="working folder, wiped first (default: demo-course/ in the project)")
     demo.add_argument("--jobs", "-j", type=int, default=2, help="submissions graded at the same time "
                                                                 "(default: %(default)s)")
     demo.add_argument("--timeout", type=float, default=10.0, help="seconds one cell may run "
