@@ -382,8 +382,11 @@ def _run_pool(pending, tasks, jobs, done):
 
 def _finish(api, url, course_dir, summary, bar):
     """Stage 2 for one submission: nbgrader scores it; the summary is saved."""
+    from .nbgrader_bridge import quiet_nbgrader
+
     if summary["status"] == "graded":
-        result = api.autograde(summary["assignment"], summary["student"], force=True, create=True)
+        with quiet_nbgrader():
+            result = api.autograde(summary["assignment"], summary["student"], force=True, create=True)
         if result["success"]:
             summary["score"], summary["max_score"] = _score(url, summary["assignment"], summary["student"])
         else:

@@ -86,7 +86,7 @@ def feedback(assignments=None, *, course_dir=_course.COURSE, db_url=None, soluti
     """
     from nbgrader.apps import NbGraderAPI
 
-    from .nbgrader_bridge import feedback_config
+    from .nbgrader_bridge import feedback_config, quiet_nbgrader
 
     course_dir = Path(course_dir).resolve()
     graded = sorted({p.parent.name for p in course_dir.glob("autograded/*/*/*.ipynb")})
@@ -97,7 +97,8 @@ def feedback(assignments=None, *, course_dir=_course.COURSE, db_url=None, soluti
     api = NbGraderAPI(config=feedback_config(course_dir, db_url=db_url, solutions=solutions))
     written, leaked = [], []
     for name in names:
-        result = api.generate_feedback(name, force=True)
+        with quiet_nbgrader():
+            result = api.generate_feedback(name, force=True)
         if not result["success"]:
             raise FeedbackError(f"nbgrader could not generate feedback for {name}:\n"
                                 f"{(result.get('error') or result.get('log') or '')[-2000:]}")

@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -20,6 +22,21 @@ from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocess
 from traitlets import Unicode
 
 from . import course as _course
+
+
+@contextlib.contextmanager
+def quiet_nbgrader():
+    """Silence the SQLAlchemy warnings nbgrader's gradebook emits on every autograde.
+
+    ("Object of type <SubmittedNotebook> not in session ..."): they come from
+    nbgrader's own session handling, appear with plain ``nbgrader autograde`` too,
+    and say nothing about the grades.
+    """
+    from sqlalchemy.exc import SAWarning
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=SAWarning)
+        yield
 
 
 def pregraded_path(directory, assignment, student, notebook):

@@ -25,10 +25,11 @@ from .autograde import load_summaries
 GENERIC = {
     "not_implemented": "not implemented (the stub still raises NotImplementedError)",
     "raised": "raised an error",
-    "shape": "wrong shape",
-    "dtype": "wrong dtype",
-    "type": "wrong type of result",
-    "values": "wrong values (no known mistake matches)",
+    "wrong_shape": "wrong shape",
+    "wrong_dtype": "wrong dtype",
+    "wrong_type": "wrong type of result",
+    "wrong_values": "wrong values (no known mistake matches)",
+    "wrong_value": "wrong result",
     "mutated_input": "changed its input in place",
     "used_reference": "tried to use the reference solution",
     "did_not_finish": "the check did not finish (time limit, crash or missing function)",
@@ -63,14 +64,14 @@ def class_statistics(summaries):
     -------
     dict
         ``exercises`` [(function, passed, total)], ``mistakes`` [(function, key,
-        label, count, students)], ``tamper`` [(student, function, signal)],
+        label, count, students)], ``tamper`` [(student, signal, exercises)],
         ``incidents`` [(student, cell, kind, detail)], ``not_graded``
         [(student, reason)], ``scores`` [(student, autograded points, their maximum)].
     """
     graded = [s for s in summaries if s["status"] == "graded"]
     passed, total, order = Counter(), Counter(), []
     mistakes = defaultdict(list)
-    tamper, incidents = [], []
+    tamper, incidents = defaultdict(list), []
     for s in graded:
         for e in s["exercises"]:
             name = e["function"] or e["grade_id"]
@@ -80,13 +81,14 @@ def class_statistics(summaries):
             passed[name] += bool(e["passed"])
             if not e["passed"] and e.get("misconception"):
                 mistakes[(name, e["misconception"])].append(s["student"])
-            tamper += [(s["student"], name, signal) for signal in e.get("signals", [])]
+            for signal in e.get("signals", []):
+                tamper[(s["student"], signal)].append(name)
         incidents += [(s["student"], i["cell"], i["kind"], i["detail"]) for i in s["incidents"]]
     ranked = sorted(mistakes.items(), key=lambda item: (-len(item[1]), item[0]))
     return {
         "exercises": [(name, passed[name], total[name]) for name in order],
         "mistakes": [(f, k, mistake_label(f, k), len(who), sorted(who)) for (f, k), who in ranked],
-        "tamper": tamper,
+        "tamper": [(student, signal, ", ".join(names)) for (student, signal), names in tamper.items()],
         "incidents": incidents,
         "not_graded": [(s["student"], s.get("reason", "")) for s in summaries if s["status"] != "graded"],
         "scores": [(s["student"], sum(e["points"] for e in s["exercises"]),
@@ -156,7 +158,7 @@ def _assignment_section(assignment, summaries):
               _table(["exercise", "mistake", "students", "for example"],
                      [(f, label, n, ", ".join(who[:3])) for f, _, label, n, who in stats["mistakes"]]),
               "<h3>Tamper guards tripped</h3>",
-              _table(["student", "exercise", "what was seen"], stats["tamper"]),
+              _table(["student", "what was seen", "in the checks of"], stats["tamper"]),
               "<h3>Grading incidents</h3>",
               _table(["student", "cell", "kind", "detail"], stats["incidents"]),
               "<h3>Not graded</h3>", _table(["student", "reason"], stats["not_graded"])]
