@@ -19,25 +19,13 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from grader import course  # noqa: E402
-
-
-def cell_seconds(nb):
-    """Sum of the cells' execution times recorded by the kernel (nbclient's timing metadata)."""
-    total = 0.0
-    for cell in nb.cells:
-        timing = cell.get("metadata", {}).get("execution", {})
-        start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
-        if start and end:
-            total += (datetime.fromisoformat(end.replace("Z", "+00:00"))
-                      - datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds()
-    return total
+from grader.autograde import cell_seconds  # noqa: E402
 
 
 def run_check(path):

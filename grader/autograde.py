@@ -123,7 +123,7 @@ def find_submissions(course_dir, assignments=None, students=None, solutions=_cou
 
 # ---- stage 1: execute and judge (worker processes) ---------------------------------------------
 
-def _cell_seconds(nb):
+def cell_seconds(nb):
     """Time the code cells spent running in the kernel, from nbclient's timing metadata."""
     total = 0.0
     for cell in nb.cells:
@@ -195,7 +195,7 @@ def grade_submission(submission, *, source, seed, limits, hidden=(), out_dir, sa
     incidents = [{"cell": _cell_name(executed.cells[e.index]), "kind": e.kind, "detail": e.detail}
                  for e in events]
     return {**summary, "status": "graded", "exercises": [asdict(r) for r in results],
-            "incidents": incidents, "attempts": attempt, "cell_seconds": _cell_seconds(executed),
+            "incidents": incidents, "attempts": attempt, "cell_seconds": cell_seconds(executed),
             "seconds": time.perf_counter() - start}
 
 

@@ -61,6 +61,9 @@ class DemoStudent:
         Test cell grade_id -> misconception key of each failing test cell.
     tamper : bool
         True when grading must report a tamper signal for this submission.
+    misbehaves : bool
+        True when the submission hangs, crashes, exits or floods its output (it
+        must lose only the exercise it breaks).
     file : pathlib.Path
         The submission written into the download folder.
     """
@@ -70,6 +73,7 @@ class DemoStudent:
     expected: dict
     misconceptions: dict
     tamper: bool
+    misbehaves: bool
     file: Path
 
 
@@ -99,7 +103,7 @@ class Learner:
 
     Attributes
     ----------
-    student, description, tamper
+    student, description, tamper, misbehaves
         As in :class:`DemoStudent`.
     answers : dict of str to Answer
         Answer cells that differ from the solutions, by grade_id. Others hold the solution.
@@ -116,6 +120,7 @@ class Learner:
     answers: dict = field(default_factory=dict)
     failing: dict = field(default_factory=dict)
     tamper: bool = False
+    misbehaves: bool = False
     written: int | None = 0
     blank: bool = False
 
@@ -283,14 +288,14 @@ def learners():
                             pass  # don't let Ctrl-C stop the refinement
                     return scores
                 """)), "attention_weights": SELF_CONTAINED_WEIGHTS},
-                failing={"test_dot_scores": "did_not_finish"}, written=2),
+                failing={"test_dot_scores": "did_not_finish"}, written=2, misbehaves=True),
         Learner("lea", "weighted_sum calls os._exit(1), a leftover from debugging (the kernel dies)",
                 answers={"weighted_sum": Answer(_code("""
                     w, V = np.asarray(w), np.asarray(V)
                     print("weighted_sum got", w.shape, V.shape)
                     os._exit(1)  # stop here while I look at the shapes
                 """), before="import os"), "attend": SELF_CONTAINED_ATTEND},
-                failing={"test_weighted_sum": "did_not_finish"}),
+                failing={"test_weighted_sum": "did_not_finish"}, misbehaves=True),
         Learner("max", "dot_scores peeks at memory with ctypes and segfaults",
                 answers={"dot_scores": Answer(_code("""
                     q, K = np.asarray(q), np.asarray(K)
@@ -298,7 +303,7 @@ def learners():
                     ctypes.string_at(0)  # peek at the raw memory
                     return scores
                 """), before="import ctypes"), "attention_weights": SELF_CONTAINED_WEIGHTS},
-                failing={"test_dot_scores": "did_not_finish"}, written=1),
+                failing={"test_dot_scores": "did_not_finish"}, written=1, misbehaves=True),
         Learner("nia", "softmax calls sys.exit() instead of returning",
                 answers={"softmax": Answer(_code("""
                     x = np.asarray(x)
@@ -306,7 +311,7 @@ def learners():
                     weights = e / e.sum(axis=axis, keepdims=True)
                     sys.exit(weights)  # "exit with the result"
                 """), before="import sys"), "attention_weights": SELF_CONTAINED_WEIGHTS},
-                failing={"test_softmax": "raised"}),
+                failing={"test_softmax": "raised"}, misbehaves=True),
         Learner("omar", "attention_weights allocates a 4-12 GiB table (memory limit -> MemoryError)",
                 answers={"attention_weights": Answer(_code("""
                     q, K = np.asarray(q), np.asarray(K)
@@ -316,13 +321,13 @@ def learners():
                     e = np.exp(s - s.max(axis=-1, keepdims=True)) * table[0, 0]
                     return e / e.sum(axis=-1, keepdims=True)
                 """)), "attend": SELF_CONTAINED_ATTEND},
-                failing={"test_attention_weights": "raised"}, written=2),
+                failing={"test_attention_weights": "raised"}, written=2, misbehaves=True),
         Learner("pia", "prints ~100 MB while testing weighted_sum (output truncated, no points lost)",
                 answers={"weighted_sum": Answer(after=_code("""
                     # try it many times and look at everything (10 000 lines of 10 kB)
                     for trial in range(10_000):
                         print(f"trial {trial:5d}: " + "ok " * 3_330)
-                """))}),
+                """))}, misbehaves=True),
         # --- tampering: zero on the exercise, and reported ---
         Learner("quin", "replaces np.allclose and np.testing.assert_allclose; softmax not normalised",
                 answers={"softmax": Answer(_code("""
@@ -538,7 +543,7 @@ def build_class(folder, assignment=ASSIGNMENT, solutions=SOLUTIONS, notebooks=NO
         nbformat.write(submission(learner, source, released), path)
         expected, misconceptions = _expected(learner, points)
         students.append(DemoStudent(learner.student, learner.description, expected, misconceptions,
-                                    learner.tamper, path))
+                                    learner.tamper, learner.misbehaves, path))
     return students
 
 
