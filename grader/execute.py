@@ -72,6 +72,10 @@ class _CappedClient(NotebookClient):
         limit = RECORD_LIMIT if is_record else self.output_limit
         if self._sizes[key] <= limit:
             return super().output(outs, msg, display_id, cell_index)
+        if before < limit and msg.get("msg_type") == "stream":
+            # The chunk that crosses the limit keeps its head: one huge print still shows its start.
+            head = {**msg, "content": {**content, "text": content.get("text", "")[:limit - before]}}
+            super().output(outs, head, display_id, cell_index)
         if before <= limit:  # the first output past the limit: say so, once
             note = f"[output truncated: more than {limit:,} characters]\n"
             outs.append(nbformat.v4.new_output("stream", name="stderr", text=note))

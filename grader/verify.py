@@ -182,6 +182,7 @@ def judge_cell(cell, seed, answer_errors=None):
         messages.append("This cell produced check results that the grader did not ask for; "
                         "they were ignored and the exercise is not awarded.")
         misconception = misconception or "tampered"
+    signals = list(dict.fromkeys(signals))  # the public and the hidden check often see the same thing
     if signals:
         messages.append("Reported to your instructor: " + "; ".join(signals) + ".")
     feedback = "\n".join(messages)

@@ -61,3 +61,14 @@ def test_output_beyond_the_limit_is_dropped_with_a_note(tmp_path):
     assert kept < 12_000
     assert "output truncated" in executed.cells[0].outputs[-1].text
     assert [e.kind for e in events] == ["output_truncated"]
+
+
+def test_one_huge_print_keeps_its_head(tmp_path):
+    """Does a single print far beyond the limit still show its first output_limit characters?"""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('z' * 5_000_000)")])
+    nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    executed, events = execute_notebook(nb, workdir=tmp_path, output_limit=10_000)
+    text = "".join(o.get("text", "") for o in executed.cells[0].outputs)
+    assert text.startswith("z" * 10_000) and text.count("z") == 10_000
+    assert "output truncated" in executed.cells[0].outputs[-1].text
+    assert [e.kind for e in events] == ["output_truncated"]
