@@ -249,6 +249,18 @@ def _error_verdict(name, error, where):
     return Verdict(False, f"{name} raised {kind}: {message}\n{where}", "raised")
 
 
+def _in_own_words(exercise, verdict):
+    """An error verdict in the exercise's own words, for a check of given code that runs the learner's
+    functions: ``extra["not_implemented"]`` replaces the stub message, ``extra["error_hint"]`` is added
+    to an error's."""
+    if verdict.misconception == "not_implemented" and "not_implemented" in exercise.extra:
+        return Verdict(False, exercise.extra["not_implemented"], "not_implemented", verdict.case)
+    if verdict.misconception == "raised" and "error_hint" in exercise.extra:
+        return Verdict(False, f"{verdict.message}\nHint: {exercise.extra['error_hint']}", "raised",
+                       verdict.case)
+    return verdict
+
+
 def judge_record(rec, seed=None):
     """Judge one recorded check.
 
@@ -272,14 +284,14 @@ def judge_record(rec, seed=None):
     outcomes = rec.get("outcomes", [])
     mode = f"hidden, seed {seed}" if hidden else "public"
     if len(outcomes) == 1 and "error" in outcomes[0] and len(generated) != 1:
-        return _error_verdict(name, outcomes[0]["error"], "")
+        return _in_own_words(exercise, _error_verdict(name, outcomes[0]["error"], ""))
     if len(outcomes) != len(generated):
         return Verdict(False, f"{name}: the check recorded {len(outcomes)} results for "
                               f"{len(generated)} cases; the record was tampered with.", "tampered")
     for index, (case, outcome) in enumerate(zip(generated, outcomes, strict=False)):
         where = f"on case {index + 1} of {len(generated)} ({mode}): {describe(exercise.reference, case)}"
         if "error" in outcome:
-            verdict = _error_verdict(name, outcome["error"], where)
+            verdict = _in_own_words(exercise, _error_verdict(name, outcome["error"], where))
             return Verdict(False, verdict.message, verdict.misconception, index)
         if outcome.get("mutated"):
             changed = ", ".join(_argument_name(exercise.reference, m) for m in outcome["mutated"])
@@ -311,9 +323,15 @@ def _cast_like(got, model):
 
 def _judge_value(exercise, case, got, where):
     if exercise.compare is not None:
-        message = exercise.compare(case, got)
-        return None if message is None else Verdict(False, f"{exercise.name} {where}\n{message}",
-                                                    "wrong_value")
+        found = exercise.compare(case, got)
+        if found is None:
+            return None
+        # compare names a variant by returning (key, message); its label and hint are added here.
+        key, message = found if isinstance(found, tuple) else ("wrong_value", found)
+        for variant in exercise.variants:
+            if variant.key == key:
+                message += f"\nLikely mistake: {variant.label}.\nHint: {variant.hint}"
+        return Verdict(False, f"{exercise.name} {where}\n{message}", key)
     expected = _call_quietly(exercise.reference, case)
     found = compare(expected, got, exercise.tolerance)
     if found is None:

@@ -1,5 +1,5 @@
 """Cases of notebook 05_backprop_through_attention: softmax_backward,
-scaled_dot_product_attention_backward, numerical_gradient.
+scaled_dot_product_attention_backward, numerical_gradient, reversal_training.
 
 The first case of each check is the one that tells most mistakes apart: a square (n × n) softmax
 or self-attention case, so that a sum without keepdims or a dV computed with P instead of Pᵀ gives
@@ -8,6 +8,10 @@ masked rows after masks that keep every row. The functions given to ``numerical_
 built here from seeded arrays (plain NumPy, no reference code), so the trusted grader rebuilds the
 very same function; the first of those cases passes a coarse ``eps=0.01``, where forward
 differences, a forgotten factor 2 and an ignored ``eps`` are all far beyond rounding.
+
+``reversal_training`` is the notebook's given training loop, run on the learner's backward pass:
+its case is a training set and initial parameters drawn from the seed, and the trusted side
+measures what the returned parameters have learned.
 """
 
 from __future__ import annotations
@@ -220,8 +224,34 @@ def numerical_gradient_cases(rng, hidden):
     return cases
 
 
+# ---- reversal_training --------------------------------------------------------------------------
+
+#: The reversal model of notebook 05, section 7: vocabulary, sequence length, query/key width.
+REVERSAL_TOKENS, REVERSAL_LENGTH, REVERSAL_D_K = 6, 6, 8
+#: Training sequences, gradient-descent steps and learning rate of every training check.
+REVERSAL_TRAIN, REVERSAL_STEPS, REVERSAL_LR = 200, 300, 0.5
+
+
+def reversal_training_cases(rng, hidden):
+    """(tokens, params) with ``steps=300, lr=0.5``: one training run of the reversal model.
+
+    ``tokens`` holds 200 random training sequences, int64 of shape (200, 6) with tokens 0 … 5;
+    ``params`` the initial ``W_q`` (6, 8) and ``W_k`` (12, 8), entries drawn from N(0, 0.5²) as
+    in the notebook. Public and hidden alike: one run, its data and initialisation drawn from the
+    seed (the public one is the same for everyone).
+    """
+    tokens = rng.integers(0, REVERSAL_TOKENS, size=(REVERSAL_TRAIN, REVERSAL_LENGTH))
+    params = {"W_q": normal(rng, (REVERSAL_LENGTH, REVERSAL_D_K), scale=0.5),
+              "W_k": normal(rng, (REVERSAL_TOKENS + REVERSAL_LENGTH, REVERSAL_D_K), scale=0.5)}
+    seed_kind = "a new hidden seed" if hidden else "the public seed"
+    return [Case((tokens, params), {"steps": REVERSAL_STEPS, "lr": REVERSAL_LR},
+                 note=f"{REVERSAL_STEPS} steps of gradient descent on {REVERSAL_TRAIN} random training "
+                      f"sequences from random initial parameters ({seed_kind})")]
+
+
 MAKERS = {
     "softmax_backward": softmax_backward_cases,
     "scaled_dot_product_attention_backward": attention_backward_cases,
     "numerical_gradient": numerical_gradient_cases,
+    "reversal_training": reversal_training_cases,
 }

@@ -47,12 +47,18 @@ class Exercise:
         Computes the expected value of a case: ``reference(*case.args, **case.kwargs)``.
     variants : tuple of Variant
         Tried in order on a mismatch; the first whose output matches names the mistake.
+        With ``compare``, the variant that ``compare`` names instead.
     tolerance : float
         Multiplies the default per-dtype tolerances (e.g. 100 for gradients).
     compare : callable, optional
-        ``compare(case, got) -> str | None`` replaces the value comparison for
+        ``compare(case, got) -> str | tuple | None`` replaces the value comparison for
         exercises whose output is not one fixed array (e.g. trained parameters);
-        returns None when the output is right, else the message.
+        returns None when the output is right, else the message, or ``(key, message)``
+        where ``key`` names one of ``variants`` (its label and hint are added).
+    extra : dict
+        Exercise-specific words: ``mutation_hint``; for a check of given code that runs the
+        learner's functions, ``not_implemented`` (replaces the stub message) and ``error_hint``
+        (added to the message of an error).
     """
 
     name: str

@@ -276,4 +276,207 @@ NUMERICAL_GRADIENT = Exercise(
                             "float)"},
 )
 
-EXERCISES = [SOFTMAX_BACKWARD, ATTENTION_BACKWARD, NUMERICAL_GRADIENT]
+# ---- reversal_training --------------------------------------------------------------------------
+# The function is the notebook's given training loop (locked, restored at grading); what it achieves
+# depends only on the learner's backward pass. Its check recomputes, with the reference softmax, what
+# the returned parameters have learned: the kernel's own word (a printed accuracy) is never used.
+
+#: Held-out accuracy that the trained reversal model must reach (stated in notebook 05, section 7).
+REVERSAL_TARGET = 0.95
+
+
+def _one_hot(indices, size):
+    """One-hot rows: ``indices`` (...) -> (..., size) float64."""
+    return np.eye(size)[indices]
+
+
+def _reversal_forward(params, tokens):
+    """The reversal model with the reference softmax.
+
+    Parameters
+    ----------
+    params : dict
+        ``W_q`` (n_pos, d_k) and ``W_k`` (n_tok + n_pos, d_k).
+    tokens : ndarray of int, shape (B, n_pos)
+
+    Returns
+    -------
+    out : ndarray of shape (B, n_pos, n_tok)
+        The output distributions over the tokens.
+    cache : tuple
+        ``(X_q, X_k, Q, K, V)``, what the backward pass needs.
+    """
+    n_pos = tokens.shape[-1]
+    n_tok = params["W_k"].shape[0] - n_pos
+    X_q = np.broadcast_to(np.eye(n_pos), tokens.shape + (n_pos,))  # (B, n, n): position i asks
+    V = _one_hot(tokens, n_tok)  # (B, n, n_tok)
+    X_k = np.concatenate([V, X_q], axis=-1)  # (B, n, n_tok + n): token and position
+    Q, K = X_q @ params["W_q"], X_k @ params["W_k"]  # (B, n, d_k)
+    P = ref.softmax(Q @ K.swapaxes(-2, -1) / math.sqrt(Q.shape[-1]))  # (B, n, n)
+    return P @ V, (X_q, X_k, Q, K, V)
+
+
+def _correct_probability(out, tokens):
+    """The probability each output position gives to its target (the input reversed), (B, n_pos)."""
+    return np.take_along_axis(out, tokens[:, ::-1, None], axis=-1)[..., 0]
+
+
+def _reversal_loss(params, tokens):
+    """Mean cross-entropy on ``tokens``; inf or NaN for parameters that training blew up."""
+    with np.errstate(all="ignore"):
+        return float(-np.mean(np.log(_correct_probability(_reversal_forward(params, tokens)[0], tokens))))
+
+
+def _held_out(tokens, n_tok):
+    """Every sequence of the training sequences' length over ``n_tok`` tokens that is not one of them."""
+    n_pos = tokens.shape[-1]
+    every = np.indices((n_tok,) * n_pos).reshape(n_pos, -1).T  # (n_tok ** n_pos, n_pos), in order
+    place = n_tok ** np.arange(n_pos - 1, -1, -1)  # a sequence's index in `every`
+    return every[~np.isin(every @ place, tokens @ place)]
+
+
+def _reversal_accuracy(params, tokens):
+    """Fraction of output positions whose most probable token is the target."""
+    with np.errstate(all="ignore"):
+        out, _ = _reversal_forward(params, tokens)
+    return float(np.mean(out.argmax(axis=-1) == tokens[:, ::-1]))
+
+
+def _reversal_train(tokens, params, steps, lr, backward):
+    """The notebook's training loop, with ``backward`` in place of the learner's backward pass.
+
+    Plain full-batch gradient descent on the cross-entropy; stops, keeping the last finite
+    parameters, when a step would make them NaN or inf (as the notebook's loop does).
+    """
+    n_tok = params["W_k"].shape[0] - tokens.shape[-1]
+    for _ in range(steps):
+        with np.errstate(all="ignore"):
+            out, (X_q, X_k, Q, K, V) = _reversal_forward(params, tokens)
+            Y = _one_hot(tokens[:, ::-1], n_tok)  # (B, n, n_tok) targets
+            dout = -Y / (tokens.size * np.sum(out * Y, axis=-1, keepdims=True))
+            dQ, dK, _ = backward(dout, Q, K, V)
+            grads = {"W_q": (X_q.swapaxes(-2, -1) @ dQ).sum(axis=0),
+                     "W_k": (X_k.swapaxes(-2, -1) @ dK).sum(axis=0)}
+            new = {name: W - lr * grads[name] for name, W in params.items()}
+        if not all(np.isfinite(W).all() for W in new.values()):
+            break
+        params = new
+    return params
+
+
+def _reversal_reference(tokens, params, steps=300, lr=0.5):
+    return _reversal_train(tokens, params, steps, lr, ref.scaled_dot_product_attention_backward)
+
+
+def _rt_ascent(tokens, params, steps=300, lr=0.5):
+    def backward(*args):
+        return tuple(-g for g in ref.scaled_dot_product_attention_backward(*args))
+
+    return _reversal_train(tokens, params, steps, lr, backward)
+
+
+def _rt_zero_gradients(tokens, params, steps=300, lr=0.5):
+    def backward(dout, Q, K, V):
+        return np.zeros_like(Q), np.zeros_like(K), np.zeros_like(V)
+
+    return _reversal_train(tokens, params, steps, lr, backward)
+
+
+def _rt_tiny_gradients(tokens, params, steps=300, lr=0.5):
+    def backward(*args):
+        return tuple(g / 10 for g in ref.scaled_dot_product_attention_backward(*args))
+
+    return _reversal_train(tokens, params, steps, lr, backward)
+
+
+def _type_name(value):
+    """A returned value's type, as the messages name it (an unreadable object by its recorded type)."""
+    return "numpy.ndarray" if type(value) is np.ndarray else getattr(value, "type_name", type(value).__name__)
+
+
+def _reversal_parameters_problem(params, got):
+    """What is wrong with the returned value as a set of parameters, or None."""
+    if not isinstance(got, dict):
+        return f"expected a dict of parameters {sorted(params)}, got {_type_name(got)}"
+    for name, W in params.items():
+        value = got.get(name)
+        if type(value) is not np.ndarray or value.shape != W.shape or value.dtype.kind != "f":
+            return (f"expected the parameter {name!r} as a float array of shape {W.shape}, got "
+                    f"{_type_name(value)}" + (f" of shape {value.shape}" if hasattr(value, "shape") else ""))
+    return None
+
+
+def _reversal_compare(case, got):
+    """Judge a training run by what the returned parameters have learned (trusted side).
+
+    Returns
+    -------
+    None, str or tuple of (str, str)
+        None when the held-out accuracy reaches :data:`REVERSAL_TARGET`; else ``(key, message)``
+        with ``key`` one of the exercise's variants, chosen by how training went: parameters
+        unchanged, training loss higher than at the start (or blown up), or lower but not enough.
+    """
+    tokens, params = case.args
+    steps = case.kwargs["steps"]
+    problem = _reversal_parameters_problem(params, got)
+    if problem:
+        return f"reversal_training should return the trained parameters: {problem}."
+    trained = {name: got[name] for name in params}
+    if not all(np.isfinite(W).all() for W in trained.values()):
+        return ("the trained parameters contain NaN or inf, although the given training loop stops "
+                "before that happens.")
+    held_out = _held_out(tokens, params["W_k"].shape[0] - tokens.shape[-1])
+    accuracy = _reversal_accuracy(trained, held_out)
+    if accuracy >= REVERSAL_TARGET:
+        return None
+    start, end = _reversal_loss(params, tokens), _reversal_loss(trained, tokens)
+    if all(np.array_equal(trained[name], W) for name, W in params.items()):
+        key = "parameters_unchanged"
+    elif not np.isfinite(end) or end > start:
+        key = "loss_increased"
+    else:
+        key = "target_not_reached"
+    message = (f"Training with your gradients did not reach the target: held-out accuracy {accuracy:.3f} "
+               f"within {steps} steps; the target is ≥ {REVERSAL_TARGET} (measured by the grader on all "
+               f"{len(held_out)} sequences that are not in the training set). The training loss went from "
+               f"{start:.3f} at the start to {end:.3g} at the end.\n"
+               "The model and its training loop are given, so the cause is in your backward pass: make the "
+               "checks of softmax_backward and scaled_dot_product_attention_backward pass, and compare each "
+               "of your gradients with numerical_gradient as in section 5 (gradient checks).")
+    return key, message
+
+
+REVERSAL_TRAINING = Exercise(
+    name="reversal_training", notebook=NOTEBOOK, reference=_reversal_reference,
+    # No value comparison: any parameters that reach the target pass. A backward pass that is wrong but
+    # still trains (dQ and dK without 1/√d_k, say) passes here; its own check names the mistake.
+    compare=_reversal_compare,
+    # Picked by _reversal_compare from how the training went; each fn trains with one such mistake.
+    variants=(
+        Variant("loss_increased", "the training loss ended higher than it started: the updates climbed "
+                "the loss instead of descending it (or blew it up)",
+                "A flipped sign anywhere in the backward pass (for example Σ dP⊙P − dP instead of "
+                "dP − Σ dP⊙P) turns gradient descent into gradient ascent. dQ and dK mixed up, or a "
+                "softmax backward that is skipped or sums over the whole array, also drive the loss up "
+                "until it overflows.", _rt_ascent),
+        Variant("parameters_unchanged", "the parameters did not change at all: the gradients of Q and K "
+                "were zero, or not finite (NaN or inf) from the very first step, which stops the training",
+                "Check that dQ and dK are computed (not placeholders such as np.zeros_like(Q)) and "
+                "finite.", _rt_zero_gradients),
+        Variant("target_not_reached", "the loss went down, but not far enough: the gradients point "
+                "downhill but are incomplete or too small",
+                "Look for a gradient left at zero (dK, say), an extra factor that shrinks dQ and dK, or "
+                "a missing transpose that the model's square shapes let through (dP = dout V instead of "
+                "dout Vᵀ runs here only because d_v = n_k = 6).", _rt_tiny_gradients),
+    ),
+    extra={
+        "not_implemented": "reversal_training trains with your softmax_backward and "
+                           "scaled_dot_product_attention_backward, which are not implemented yet: "
+                           "implement them first (exercises 1 and 2), then run this check again.",
+        "error_hint": "reversal_training is given code: the error comes from your "
+                      "scaled_dot_product_attention_backward (or the softmax_backward it calls), or from "
+                      "gradients that do not have the shapes of Q and K. Make their checks pass first.",
+    },
+)
+
+EXERCISES = [SOFTMAX_BACKWARD, ATTENTION_BACKWARD, NUMERICAL_GRADIENT, REVERSAL_TRAINING]

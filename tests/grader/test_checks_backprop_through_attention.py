@@ -5,17 +5,22 @@ Jacobians, einsum, per-query loops, several ways of perturbing x), independently
 in grader.exercises. The cases' own ingredients are checked against independent oracles: the
 functions handed to numerical_gradient against their analytic gradients, and the reference
 backward passes against central differences of a plain forward pass.
+
+``reversal_training`` is the notebook's given training loop: its buggy and valid answers are that
+loop — the locked cells of the solutions notebook, run as they are — on top of a learner's
+backward pass.
 """
 
 from __future__ import annotations
 
 import math
 
+import nbformat
 import numpy as np
 import pytest
-from checking import SEEDS, assert_named, assert_passes
+from checking import SEEDS, assert_named, assert_passes, verdict
 
-from grader import cases
+from grader import cases, course
 from grader.exercises import get
 
 NOTEBOOK = "05_backprop_through_attention"
@@ -215,6 +220,70 @@ def numerical_gradient_flat(f, x, eps=1e-6):
     return grad
 
 
+# ---- reversal_training: the notebook's training loop on a learner's backward pass ---------------
+
+#: The locked cells that define the model and its training loop, by grade id.
+GIVEN_CELLS = ("forward_given", "reversal_data", "reversal_model", "reversal_training_loop")
+
+
+def _given_cells():
+    nb = nbformat.read(course.SOLUTIONS / NOTEBOOK / f"{NOTEBOOK}.ipynb", as_version=4)
+    found = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in nb.cells}
+    return [found[grade_id] for grade_id in GIVEN_CELLS]
+
+
+def training_with(backward):
+    """The notebook's own `reversal_training`, its cells run as they are, calling ``backward``."""
+    namespace = {"np": np, "scaled_dot_product_attention_backward": backward}
+    for source in _given_cells():
+        exec(source, namespace)
+    train = namespace["reversal_training"]
+    train.__name__ = f"reversal_training_with_{backward.__name__}"
+    return train
+
+
+def _weights(Q, K):
+    s = Q @ np.swapaxes(K, -1, -2) / math.sqrt(Q.shape[-1])
+    e = np.exp(s - s.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def attention_backward_sign_flipped(dout, Q, K, V, mask=None):
+    # The softmax rule written the other way round: (Σ dP·P − dP) instead of (dP − Σ dP·P).
+    P = _weights(Q, K)
+    dP = dout @ np.swapaxes(V, -1, -2)
+    dS = P * ((P * dP).sum(axis=-1, keepdims=True) - dP)
+    scale = 1 / math.sqrt(Q.shape[-1])
+    return dS @ K * scale, np.swapaxes(dS, -1, -2) @ Q * scale, np.swapaxes(P, -1, -2) @ dout
+
+
+def attention_backward_placeholders(dout, Q, K, V, mask=None):
+    # Started with zeros "to fill in later".
+    dQ, dK = np.zeros_like(Q), np.zeros_like(K)
+    dV = np.swapaxes(_weights(Q, K), -1, -2) @ dout
+    return dQ, dK, dV
+
+
+def attention_backward_dP_not_transposed(dout, Q, K, V, mask=None):
+    # dP = dout V instead of dout Vᵀ: it runs here only because the model has d_v == n_k == 6.
+    P = _weights(Q, K)
+    dP = dout @ V
+    dS = P * (dP - (P * dP).sum(axis=-1, keepdims=True))
+    scale = 1 / math.sqrt(Q.shape[-1])
+    return dS @ K * scale, np.swapaxes(dS, -1, -2) @ Q * scale, np.swapaxes(P, -1, -2) @ dout
+
+
+def attention_backward_no_keepdims(dout, Q, K, V, mask=None):
+    P = _weights(Q, K)
+    dP = dout @ np.swapaxes(V, -1, -2)
+    dS = P * (dP - (P * dP).sum(axis=-1))  # (B, n, n) - (B, n): a broadcasting error
+    return dS @ K, np.swapaxes(dS, -1, -2) @ Q, np.swapaxes(P, -1, -2) @ dout
+
+
+def attention_backward_stub(dout, Q, K, V, mask=None):
+    raise NotImplementedError()
+
+
 BUGGY = [
     ("softmax_backward", "outer_term_only", softmax_backward_outer_only),
     ("softmax_backward", "diag_term_only", softmax_backward_times_y),
@@ -239,6 +308,11 @@ BUGGY = [
     ("numerical_gradient", "eps_ignored", numerical_gradient_fixed_1e6),
     ("numerical_gradient", "mutated_input", numerical_gradient_not_restored),
     ("numerical_gradient", "flattened", numerical_gradient_flat),
+    ("reversal_training", "loss_increased", training_with(attention_backward_sign_flipped)),
+    ("reversal_training", "loss_increased", training_with(attention_backward_swapped)),
+    ("reversal_training", "loss_increased", training_with(attention_backward_no_softmax)),
+    ("reversal_training", "parameters_unchanged", training_with(attention_backward_placeholders)),
+    ("reversal_training", "target_not_reached", training_with(attention_backward_dP_not_transposed)),
 ]
 
 #: Mistakes the public cases cannot show (they need the hidden edge cases).
@@ -394,6 +468,8 @@ VALID = [
     ("numerical_gradient", numerical_gradient_in_place_restored),
     ("numerical_gradient", numerical_gradient_basis),
     ("numerical_gradient", numerical_gradient_flat_copy),
+    ("reversal_training", training_with(attention_backward_einsum)),
+    ("reversal_training", training_with(attention_backward_in_float64)),
 ]
 
 
@@ -503,3 +579,96 @@ def test_the_softmax_backward_cases_are_softmax_outputs(seed):
         sums = y.sum(axis=case.kwargs.get("axis", -1))
         assert y.shape == dy.shape and y.dtype == dy.dtype and (y >= 0).all()
         assert np.all(np.isclose(sums, 1, atol=1e-5) | (sums == 0)), case.note
+
+
+# ---- reversal_training: outcomes other than a named mistake, and the check's own ingredients ----
+
+@pytest.mark.parametrize("backward", [attention_backward_unscaled_grads, attention_backward_dot_product],
+                         ids=lambda f: f.__name__)
+def test_a_backward_pass_that_is_wrong_but_still_trains_passes_the_training_check(backward):
+    """Does the training check grade the training alone — passing a backward pass without its 1/√d_k,
+    which still trains, while the backward check names that mistake?"""
+    assert_passes("reversal_training", training_with(backward), seeds=SEEDS[:2])
+    assert not verdict("scaled_dot_product_attention_backward", backward).passed
+
+
+def test_a_backward_pass_that_raises_makes_the_training_check_point_at_it():
+    """Does an error inside the learner's backward pass fail the training check with the error and a hint
+    that the given training code is not the cause?"""
+    result = verdict("reversal_training", training_with(attention_backward_no_keepdims), hidden=False)
+    assert not result.passed and result.misconception == "raised"
+    assert "ValueError" in result.message
+    assert get("reversal_training").extra["error_hint"] in result.message
+
+
+def test_stubs_make_the_training_check_say_what_to_implement_first():
+    """With the backward pass still a stub, does the training check say it is not implemented yet,
+    naming the functions to write, rather than blaming the given training loop?"""
+    result = verdict("reversal_training", training_with(attention_backward_stub), hidden=False)
+    assert result.misconception == "not_implemented"
+    assert "not implemented yet" in result.message
+    assert "scaled_dot_product_attention_backward" in result.message
+    assert "replace `raise NotImplementedError`" not in result.message
+
+
+def test_the_failure_message_states_the_accuracy_the_target_and_where_to_look():
+    """Does a failed training say which accuracy it reached, the target, and point at the backward pass
+    and the gradient checks of section 5?"""
+    result = verdict("reversal_training", training_with(attention_backward_sign_flipped), hidden=False)
+    assert "held-out accuracy 0." in result.message and "target is ≥ 0.95" in result.message
+    assert "within 300 steps" in result.message
+    assert "scaled_dot_product_attention_backward" in result.message and "section 5" in result.message
+
+
+def test_parameters_that_are_not_a_dict_of_arrays_are_refused():
+    """Is a training function that returns something other than the parameters failed, not crashed on?"""
+    train = training_with(attention_backward_einsum)
+
+    def as_tuple(tokens, params, **kwargs):
+        trained = train(tokens, params, **kwargs)
+        return trained["W_q"], trained["W_k"]
+
+    result = verdict("reversal_training", as_tuple, hidden=False)
+    assert not result.passed and "should return the trained parameters" in result.message
+
+
+@pytest.mark.parametrize("seed", SEEDS[:2])
+def test_each_named_training_outcome_is_what_its_own_mistake_produces(seed):
+    """Does the trusted side classify each variant's own training run as that variant, and the
+    reference's run as a pass?"""
+    exercise = get("reversal_training")
+    (case,) = cases.generate("reversal_training", True, seed)
+    assert exercise.compare(case, exercise.reference(*case.args, **case.kwargs)) is None
+    for variant in exercise.variants:
+        found = exercise.compare(case, variant.fn(*case.args, **case.kwargs))
+        assert isinstance(found, tuple) and found[0] == variant.key, (variant.key, found)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_held_out_set_is_every_other_sequence(seed):
+    """Is the grader's held-out set exactly the 6⁶ sequences minus the training ones, without repeats?"""
+    from grader.exercises.backprop_through_attention import _held_out
+
+    (case,) = cases.generate("reversal_training", True, seed)
+    tokens = case.args[0]
+    held = _held_out(tokens, 6)
+    training = {tuple(t) for t in tokens}
+    assert len(held) == 6**6 - len(training)
+    assert len({tuple(t) for t in held}) == len(held)
+    assert not training & {tuple(t) for t in held}
+
+
+def test_the_graders_accuracy_is_the_notebooks_own():
+    """Does the grader's forward pass (reference softmax) give the accuracy the notebook's own forward
+    pass gives, on trained and on untrained weights?"""
+    from grader.exercises.backprop_through_attention import _reversal_accuracy
+
+    namespace = {"np": np, "scaled_dot_product_attention_backward": attention_backward_einsum}
+    for source in _given_cells():
+        exec(source, namespace)
+    (case,) = cases.generate("reversal_training", False, None)
+    tokens, params = case.args
+    rng = np.random.default_rng(0)
+    sequences = rng.integers(0, 6, size=(500, 6))
+    for weights in (params, namespace["reversal_training"](tokens, params, steps=60)):
+        assert _reversal_accuracy(weights, sequences) == namespace["accuracy"](weights, sequences)
