@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
-HAVE_DEPS := $(shell $(PYTHON) -c "import numpy, matplotlib, nbgrader, jupyterlab, ipywidgets, pytest, attention_ref" >/dev/null 2>&1 && echo yes)
+HAVE_DEPS := $(shell $(PYTHON) -c "import numpy, matplotlib, nbgrader, jupyterlab, ipywidgets, pytest, playwright, attention_ref" >/dev/null 2>&1 && echo yes)
 
 ifeq ($(HAVE_DEPS),yes)
 PY := $(PYTHON)
@@ -27,13 +27,18 @@ test: $(ENV_TARGET)
 	$(PY) -m pytest
 
 # Students: JupyterLab on notebooks/, with nbgrader's Validate button and assignment list switched on.
-# Run from the repository root, so that Validate reads nbgrader_config.py.
+# Run from the repository root, so that Validate reads nbgrader_config.py (--allow-root: containers).
 lab: $(ENV_TARGET)
 	$(PY) -m jupyter labextension enable --level=sys_prefix \
 		@jupyter/nbgrader:validate-assignment @jupyter/nbgrader:assignment-list
 	$(PY) -m jupyter server extension enable --sys-prefix \
 		nbgrader.server_extensions.validate_assignment nbgrader.server_extensions.assignment_list
-	OPENBLAS_NUM_THREADS=1 $(PY) -m jupyter lab notebooks/
+	@# The instructor's tools (formgrader, create assignment, course list) stay out of the students' lab.
+	$(PY) -m jupyter labextension disable --level=sys_prefix \
+		@jupyter/nbgrader:formgrader @jupyter/nbgrader:create-assignment @jupyter/nbgrader:course-list
+	$(PY) -m jupyter server extension disable --sys-prefix \
+		nbgrader.server_extensions.formgrader nbgrader.server_extensions.course_list
+	OPENBLAS_NUM_THREADS=1 $(PY) -m jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 lint: $(ENV_TARGET)
 	$(PY) -m ruff check .

@@ -67,11 +67,17 @@ def test_cell_ids_and_grade_ids_are_readable_and_unique(tree, assignment):
 
 
 def test_each_exercise_has_a_solution_cell_and_a_locked_test_cell_with_points(assignment):
-    """Does every exercise of this notebook have `name` and `test_name` cells, tests with points?"""
+    """Does every exercise of this notebook have `name` and `test_name` cells, tests with points?
+
+    A check of given code (notebook 05 grades what its training loop achieves with the learner's
+    gradients) has no solution cell: its function is defined in a locked cell instead.
+    """
     nb = _read("solutions", assignment)
-    solution_ids, tested = [], []
+    solution_ids, tested, given = [], [], []
     for cell in nb.cells:
         meta = _nbgrader(cell)
+        if cell.cell_type == "code" and meta.get("locked") and not meta.get("grade"):
+            given += _defined_functions(cell.source)  # locked given code (never a solution cell)
         if cell.cell_type == "code" and meta.get("solution"):
             assert _defined_functions(cell.source) == [meta["grade_id"]], (
                 f"solution cell {meta['grade_id']} must define exactly that function")
@@ -85,7 +91,7 @@ def test_each_exercise_has_a_solution_cell_and_a_locked_test_cell_with_points(as
             assert meta.get("points", 0) > 0
             tested.append(name)
     assert sorted(tested) == sorted(_exercises_of(assignment))
-    assert sorted(solution_ids) == sorted(tested)
+    assert sorted(solution_ids) == sorted(set(tested) - set(given))
 
 
 def test_the_notebook_opens_with_what_you_will_do_learn_need_and_has_written_questions(assignment):
@@ -103,15 +109,18 @@ def test_the_notebook_opens_with_what_you_will_do_learn_need_and_has_written_que
     assert "summary" in nb.cells[-1].source.lower() or "summary" in nb.cells[-2].source.lower()
 
 
-def test_the_notebook_imports_only_the_plotting_part_of_the_reference(assignment):
-    """Does no cell import attention_ref beyond attention_ref.plot, or seed NumPy's global generator?"""
+def test_the_notebook_imports_only_the_drawing_part_of_the_reference(assignment):
+    """Does no cell import attention_ref beyond its drawing modules, or seed NumPy's global generator?
+
+    attention_ref.plot and attention_ref.explorer are the only parts that exist while a class is
+    graded (grader.sandbox.DRAWING)."""
     for cell in _read("solutions", assignment).cells:
         if cell.cell_type != "code":
             continue
         for node in ast.walk(ast.parse(cell.source)):
             if isinstance(node, ast.ImportFrom):
                 assert node.module in (None,) or not node.module.startswith("attention_ref") \
-                    or node.module == "attention_ref.plot", cell.source
+                    or node.module in ("attention_ref.plot", "attention_ref.explorer"), cell.source
                 assert node.module != "grader" or [a.name for a in node.names] == ["check"]
             if isinstance(node, ast.Import):
                 assert all(not a.name.startswith(("attention_ref", "grader")) for a in node.names)

@@ -28,10 +28,17 @@ def _has_figure(cell):
     return any("image/png" in o.get("data", {}) for o in _outputs(cell))
 
 
+def _is_explorer_cell(cell):
+    """A cell that opens the interactive explorer on the learner's own function."""
+    return cell.cell_type == "code" and "_explorer(" in cell.source
+
+
 def _is_plot_cell(cell):
-    """A cell that draws what the learner's functions compute: plotting under `when_implemented`."""
-    return (cell.cell_type == "code" and "when_implemented(" in cell.source
-            and any(word in cell.source for word in ("plt.", "attention_map(", "attention_heads(", "ax.")))
+    """A cell that draws what the learner's functions compute: plotting under `when_implemented`,
+    or the explorer (whose output keeps a static PNG of its map for front ends without widgets)."""
+    return _is_explorer_cell(cell) or (
+        cell.cell_type == "code" and "when_implemented(" in cell.source
+        and any(word in cell.source for word in ("plt.", "attention_map(", "attention_heads(", "ax.")))
 
 
 def _errors(nb, *, tests):
@@ -75,7 +82,8 @@ def test_a_fresh_student_notebook_runs_top_to_bottom_and_skips_its_plots(assignm
     _, nb = graded("notebooks", assignment)
     assert _errors(nb, tests=False) == []
     for cell in nb.cells:
-        if cell.cell_type == "code" and "when_implemented(" in cell.source:  # plots and demos alike
+        if cell.cell_type == "code" and ("when_implemented(" in cell.source  # plots and demos alike
+                                         or _is_explorer_cell(cell)):
             assert PLOT_SKIPPED in _text(cell), (cell.id, _text(cell))
             assert not _has_figure(cell), cell.id
 
