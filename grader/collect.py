@@ -11,7 +11,8 @@ case-insensitively; the longest name wins when several fit):
 2. Canvas: ``<login>[_late]_<userid>_<submissionid>_<file>.ipynb`` where
    ``<file>`` contains an assignment name (Canvas appends ``-N`` on
    resubmission: ``<assignment>-1``). The student id is the login.
-3. ``<student>_<assignment>.ipynb`` or ``<student>-<assignment>.ipynb``.
+3. ``<student>_<assignment>.ipynb`` or ``<student>-<assignment>.ipynb``, optionally with an
+   LMS re-upload number ``-N`` (``alice_01_attention_weights-1.ipynb``).
 4. ``<assignment>-<student>.ipynb`` or ``<assignment>_<student>.ipynb``.
 
 A browser's copy suffix (``name (1).ipynb``) is ignored. Hidden files and
@@ -69,7 +70,7 @@ ready for autograding. The student id and assignment are read from the path:
 
   <student>/<assignment>/<assignment>.ipynb      nbgrader's tree (also under submitted/)
   <login>[_late]_<userid>_<submissionid>_<assignment>[-N].ipynb   Canvas (student = login)
-  <student>_<assignment>.ipynb   <student>-<assignment>.ipynb
+  <student>_<assignment>[-N].ipynb   <student>-<assignment>[-N].ipynb
   <assignment>-<student>.ipynb   <assignment>_<student>.ipynb
 
 Student ids are lower-cased and spaces become _; ids with characters other than
@@ -214,6 +215,10 @@ def parse_path(relative, known):
                 return stem[: -len(name) - 1], by_lower[name]
             if stem.startswith(name + sep) and len(stem) > len(name) + 1:
                 return stem[len(name) + 1:], by_lower[name]
+
+    for name in names:  # a re-upload numbered by the LMS: <student>_<assignment>-N
+        if reupload := re.fullmatch(rf"(?P<student>.+)[_-]{re.escape(name)}-\d+", stem):
+            return reupload["student"], by_lower[name]
 
     if stem in by_lower:
         raise SkipFile("no student id in the file name (expected <student>_<assignment>.ipynb)")

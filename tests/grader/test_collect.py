@@ -253,6 +253,7 @@ def test_unusable_student_ids_are_rejected_with_a_reason(raw, reason):
     ("lee_1_2_my 01_attention_weights copy.ipynb", ("lee", A1)),
     ("x/lee/01_attention_weights/01_attention_weights.ipynb", ("lee", A1)),
     ("bob_2_02_scaled_dot_product.ipynb", ("bob_2", A2)),
+    ("ada_01_attention_weights-1.ipynb", ("ada", A1)),  # an LMS re-upload number
 ])
 def test_file_names_are_parsed_by_the_documented_rules(relative, expected):
     """Does each documented pattern give the student and assignment it should?"""

@@ -65,8 +65,8 @@ def test_every_grade_in_the_gradebook_is_the_expected_one(demo_run):
 def test_each_bad_file_of_the_download_is_reported_and_skipped(demo_run):
     """Is every bad file named in collect's report, and none of them graded?"""
     folder, result, students, messy = demo_run
-    for name in messy:
-        assert f"skipped {name}" in result.stdout
+    for name, kind in messy.items():
+        assert f"skipped {name}: {kind}" in result.stdout
     graded = {p.parent.parent.name for p in folder.glob(f"submitted/*/{ASSIGNMENT}/{ASSIGNMENT}.ipynb")}
     assert graded == {s.student for s in students}
 
