@@ -227,7 +227,7 @@ def ensure_assignments(names, *, course_dir, db_url=None, solutions=_course.SOLU
 
     from .release import release
 
-    url = db_url or f"sqlite:///{Path(course_dir).resolve() / 'gradebook.db'}"
+    url = _course.gradebook_url(course_dir, db_url)
     with Gradebook(url) as gb:
         missing = []
         for name in names:
@@ -333,7 +333,7 @@ def autograde(assignments=None, *, course_dir=_course.COURSE, jobs=2, students=N
         raise AutogradeError(f"no submissions in {course_dir / 'submitted'}; "
                              "run `python -m grader collect DIR` first")
     _course.nbgrader_environment()
-    url = db_url or f"sqlite:///{course_dir / 'gradebook.db'}"
+    url = _course.gradebook_url(course_dir, db_url)
     ensure_assignments(sorted({s.assignment for s in submissions}), course_dir=course_dir,
                        db_url=url, solutions=solutions)
     out_dir = pregraded_dir(course_dir)

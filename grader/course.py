@@ -28,6 +28,11 @@ def assignments(solutions=SOLUTIONS):
     return sorted(p.name for p in Path(solutions).glob("*") if (p / f"{p.name}.ipynb").is_file())
 
 
+def gradebook_url(course_dir=COURSE, db_url=None):
+    """The gradebook's SQLAlchemy URL: ``db_url`` when given, else sqlite in ``course_dir``."""
+    return db_url or f"sqlite:///{Path(course_dir).resolve() / 'gradebook.db'}"
+
+
 def nbgrader_config(course_dir=COURSE, *, solutions=SOLUTIONS, notebooks=NOTEBOOKS, db_url=None):
     """The nbgrader configuration of the course.
 
@@ -51,7 +56,7 @@ def nbgrader_config(course_dir=COURSE, *, solutions=SOLUTIONS, notebooks=NOTEBOO
     # nbgrader joins these to the root with os.path.join, so absolute paths are kept as they are.
     config.CourseDirectory.source_directory = str(Path(solutions).resolve())
     config.CourseDirectory.release_directory = str(Path(notebooks).resolve())
-    config.CourseDirectory.db_url = db_url or f"sqlite:///{course_dir / 'gradebook.db'}"
+    config.CourseDirectory.db_url = gradebook_url(course_dir, db_url)
     return config
 
 

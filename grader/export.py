@@ -80,7 +80,7 @@ def export(out_dir, *, course_dir=_course.COURSE, db_url=None, solutions=_course
     course_dir = Path(course_dir).resolve()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    url = db_url or f"sqlite:///{course_dir / 'gradebook.db'}"
+    url = _course.gradebook_url(course_dir, db_url)
     written = [out_dir / "grades.csv"]
     with Gradebook(url) as gb:
         CsvExportPlugin(to=str(written[0])).export(gb)

@@ -12,12 +12,14 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from grader import autograde, course
+from grader.demo_class import strip_solution
 from grader.execute import CellEvent
 from grader.feedback import hidden_test_lines, visible_text
 
@@ -49,14 +51,8 @@ for name, path in [("gradebook", "{course}/gradebook.db"), ("other_student", "{c
 
 def _solution_bodies():
     source = nbformat.read(SOURCE, as_version=4)
-    bodies = {}
-    for cell in source.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution") and cell.cell_type == "code":
-            bodies[meta["grade_id"]] = "\n".join(
-                line for line in cell.source.splitlines()
-                if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
-    return bodies
+    return {cell.metadata["nbgrader"]["grade_id"]: strip_solution(cell.source) for cell in source.cells
+            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution")}
 
 
 def _submission(answers):
@@ -233,3 +229,28 @@ def test_results_are_kept_per_submission(graded_class):
     assert sorted(s["student"] for s in summaries) == ["blank", "crasher", "full", "nomax", "spy"]
     assert {s["seed"] for s in summaries} == {SEED}
     assert all(Path(s["notebook"]).is_file() for s in summaries)
+
+
+def test_a_course_folder_outside_tmp_is_hidden_too(tmp_path):
+    """Is the course folder hidden from learner code even where the sandbox hides nothing by default?
+
+    The other tests keep their course under /tmp, which the sandbox always hides; /var/tmp is not."""
+    course_dir = Path(tempfile.mkdtemp(prefix="course-", dir="/var/tmp"))
+    try:
+        folder = course_dir / "submitted" / "spy" / ASSIGNMENT
+        folder.mkdir(parents=True)
+        (course_dir / "gradebook.db").write_text("grades")
+        spy = SPY.format(course=course_dir, solutions=course.SOLUTIONS, project=course.PROJECT_ROOT)
+        full = _solution_bodies()
+        nbformat.write(_submission({**full, "softmax": spy + full["softmax"]}),
+                       folder / f"{ASSIGNMENT}.ipynb")
+        hidden = autograde._hidden_folders(course_dir, course.SOLUTIONS, None)
+        autograde.grade_submission(
+            autograde.Submission("spy", ASSIGNMENT, folder / f"{ASSIGNMENT}.ipynb"), source=SOURCE,
+            seed=SEED, limits=autograde.Limits(), hidden=hidden, out_dir=tmp_path)
+        nb = nbformat.read(tmp_path / ASSIGNMENT / "spy" / f"{ASSIGNMENT}.ipynb", as_version=4)
+        printed = "".join(out.get("text", "") for cell in nb.cells if cell.cell_type == "code"
+                          for out in cell.outputs)
+        assert "gradebook hidden" in printed and "other_student hidden" in printed, printed
+    finally:
+        shutil.rmtree(course_dir, ignore_errors=True)
