@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
-HAVE_DEPS := $(shell $(PYTHON) -c "import numpy, matplotlib, nbgrader, jupyterlab, ipywidgets, pytest, playwright, attention_ref" >/dev/null 2>&1 && echo yes)
+HAVE_DEPS := $(shell $(PYTHON) -c "import numpy, matplotlib, nbgrader, jupyterlab, ipywidgets, pytest, playwright, attention_ref, attention_course" >/dev/null 2>&1 && echo yes)
 
 ifeq ($(HAVE_DEPS),yes)
 PY := $(PYTHON)
@@ -13,18 +13,24 @@ PY := $(VENV)/bin/python
 ENV_TARGET := $(VENV)/.installed
 endif
 
-.PHONY: test lab demo bench lint env
+.PHONY: test quick lab demo bench lint env
 
 env: $(ENV_TARGET)
 
-$(VENV)/.installed: pyproject.toml
+# The student package (student/) and the instructor package (this folder), both editable.
+$(VENV)/.installed: pyproject.toml student/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
+	$(VENV)/bin/python -m pip install --quiet -e ./student -e '.[test]'
 	touch $@
 
+# The whole suite: unit, kernel, end-to-end and browser tiers (what CI runs).
 test: $(ENV_TARGET)
 	$(PY) -m pytest
+
+# The unit tier only, for the edit-test loop.
+quick: $(ENV_TARGET)
+	$(PY) -m pytest tests/unit -q
 
 # Students: JupyterLab on notebooks/, with nbgrader's Validate button and assignment list switched on.
 # Run from the repository root, so that Validate reads nbgrader_config.py (--allow-root: containers).
@@ -45,7 +51,7 @@ lint: $(ENV_TARGET)
 
 # The instructor pipeline on a synthetic class: release, collect, autograde --jobs 2, feedback, export, report.
 demo: $(ENV_TARGET)
-	$(PY) -m grader demo
+	$(PY) -m demo
 
 bench: $(ENV_TARGET)
 	$(PY) benchmarks/bench_attention.py

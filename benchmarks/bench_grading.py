@@ -34,10 +34,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from grader import autograde, course  # noqa: E402
-from grader.demo_class import ASSIGNMENT, build_class  # noqa: E402
-from grader.export import export  # noqa: E402
-from grader.release import release  # noqa: E402
+from demo.students import ASSIGNMENT, build_class  # noqa: E402
+from grader.pipeline import course, results  # noqa: E402
+from grader.pipeline.export import export  # noqa: E402
+from grader.pipeline.release import release  # noqa: E402
 
 
 def make_class(folder, size):
@@ -124,7 +124,7 @@ def main(argv=None):
                 problems[variant][0] += len(lost)
                 problems[variant][1] += len(wrong)
                 if variant == "grader":
-                    overheads += [s["seconds"] - s["cell_seconds"] for s in autograde.load_summaries(folder)]
+                    overheads += [r.seconds - r.cell_seconds for r in results.load(folder)]
                 print(f"rep {rep + 1} {variant:<8} {seconds:7.1f} s  lost {len(lost)}  wrong {len(wrong)}"
                       + (f"  e.g. {(lost or wrong)[:3]}" if lost or wrong else ""), flush=True)
                 shutil.rmtree(folder, ignore_errors=True)

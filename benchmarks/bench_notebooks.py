@@ -24,8 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from grader import course  # noqa: E402
-from grader.autograde import cell_seconds  # noqa: E402
+from grader.runtime.grade import cell_seconds, check_notebook  # noqa: E402
+from grader.sources import assignments, source_path  # noqa: E402
 
 
 def run_check(path):
@@ -43,15 +43,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
-    from grader import selfcheck
-
-    rows = {a: {"cells": [], "check": []} for a in course.assignments()}
+    rows = {a: {"cells": [], "check": []} for a in assignments()}
     for _ in range(args.repeat):
         for assignment, row in rows.items():
-            path = course.SOLUTIONS / assignment / f"{assignment}.ipynb"
+            path = source_path(assignment)
             row["check"].append(run_check(path))
-            _, _, graded = selfcheck.grade(path, seed=1)
-            row["cells"].append(cell_seconds(graded))
+            row["cells"].append(cell_seconds(check_notebook(path, seed=1).graded.notebook))
     print(f"median of {args.repeat} runs, seconds")
     print("| assignment | cells | check (wall) | overhead |\n|---|---|---|---|")
     for assignment, row in rows.items():

@@ -1,18 +1,12 @@
-"""Checks that tell a learner which mistake they made, and the tools that grade a class.
+"""The instructor side of the attention course: trusted checks, the grading runtime, the class pipeline.
 
-Notebook test cells call :func:`check` with the learner's function passed
-explicitly::
+- :mod:`grader.kernel` — the only part a learner's kernel sees while it is graded (shipped
+  whole into the sandbox): the kernel launcher and the recorder of check outcomes.
+- :mod:`grader.checks` — trusted: case generators, references and known mistakes, the judge.
+- :mod:`grader.runtime` — trusted: run one notebook in the sandbox and judge it
+  (:func:`grader.runtime.grade.grade_notebook`).
+- :mod:`grader.pipeline` — the class pipeline around nbgrader.
+- :mod:`grader.cli` — ``python -m grader``.
 
-    from grader import check
-    check("softmax", softmax)                # public: a few fixed cases
-    check("softmax", softmax, hidden=True)   # hidden: randomised cases
-
-Only the kernel-side modules (``probe``, ``record``, ``cases``) are imported
-here: while a class is graded, the learner's kernel sees nothing else of the
-grader (see ``grader.sandbox``), and the verdicts are computed outside it from
-the raw outputs the probe records.
+Learners import nothing from here: notebooks import ``attention_course`` (the student package).
 """
-
-from .probe import check
-
-__all__ = ["check"]

@@ -1,12 +1,51 @@
-"""The command line: ``python -m grader COMMAND``."""
+"""The command line: ``python -m grader COMMAND``.
+
+Each command parses its arguments here, calls one library function and prints what it did.
+Every error a command reports derives from :class:`grader.errors.GraderError`; :func:`main`
+prints it as ``grader <command>: <message>`` and exits with status 2.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
+
+from .errors import GraderError
+from .pipeline import collect as _collect
+from .pipeline import course as _course
+from .runtime.grade import Limits, check_notebook
+
+COLLECT_HELP = "gather downloaded student notebooks (LMS download or nbgrader tree) into submitted/"
+
+COLLECT_DESCRIPTION = """\
+Copy the student notebooks found anywhere under DIR into the course's
+submitted/<student>/<assignment>/<assignment>.ipynb (with nbgrader's timestamp.txt),
+ready for autograding. The student id and assignment are read from the path:
+
+  <student>/<assignment>/<assignment>.ipynb      nbgrader's tree (also under submitted/)
+  <login>[_late]_<userid>_<submissionid>_<assignment>[-N].ipynb   Canvas (student = login)
+  <student>_<assignment>[-N].ipynb   <student>-<assignment>[-N].ipynb
+  <assignment>-<student>.ipynb   <assignment>_<student>.ipynb
+
+Student ids are lower-cased and spaces become _; ids with characters other than
+letters, digits and ._-@+ are rejected. Files that are not notebooks, are corrupt, name no known assignment or
+student, hold another assignment's cells, or duplicate a more recent file of the same
+student and assignment are listed as skipped with the reason; they never stop the run.
+Exit status: 0 when DIR was read (even with skipped files), 2 when DIR is not a folder.
+"""
 
 
-def build_parser():
+def _course_options(parser, db=True):
+    parser.add_argument("--course-dir", default=str(_course.COURSE),
+                        help="working course folder: submissions, feedback, gradebook (default: %(default)s)")
+    if db:
+        parser.add_argument("--db-url", help="SQLAlchemy URL of the gradebook "
+                                             "(default: sqlite in the course folder)")
+
+
+def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one subcommand per task."""
     parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -19,24 +58,25 @@ def build_parser():
     check.add_argument("--json", action="store_true", help="print the report as one JSON object")
     check.add_argument("--seed", type=int, help="seed of the hidden cases (to reproduce a report)")
     check.add_argument("--solutions", help="folder of the source notebooks (default: the course's)")
-    check.set_defaults(run=_run_check)
+    check.set_defaults(run=run_check)
 
     release = commands.add_parser(
         "release", help="generate notebooks/ (the student versions) from solutions/ with nbgrader",
         description="Generate the student version of each assignment with nbgrader's generate_assignment: "
-                    "solutions replaced by stubs, hidden tests and outputs removed.")
+                    "solutions replaced by stubs, hidden tests and outputs removed; and the data of the "
+                    "public checks that the student package ships.")
     release.add_argument("assignments", nargs="*", help="assignments to release (default: all)")
     _course_options(release)
-    release.set_defaults(run=_run_release)
+    release.set_defaults(run=run_release)
 
-    from .collect import DESCRIPTION as collect_description
-    from .collect import HELP as collect_help
-    from .collect import add_arguments as collect_arguments
-
-    collect = commands.add_parser("collect", help=collect_help, description=collect_description)
-    collect_arguments(collect)
-    _course_options(collect)
-    collect.set_defaults(run=_run_module("collect"))
+    collect = commands.add_parser("collect", help=COLLECT_HELP, description=COLLECT_DESCRIPTION,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    collect.add_argument("source", metavar="DIR", help="folder of downloaded student notebooks "
+                                                       "(searched recursively)")
+    collect.add_argument("--assignment", action="append", metavar="NAME",
+                         help="collect only this assignment (repeatable; default: all)")
+    _course_options(collect, db=False)
+    collect.set_defaults(run=run_collect)
 
     autograde = commands.add_parser(
         "autograde", help="grade every collected submission with nbgrader, N at a time, in a sandbox",
@@ -47,18 +87,18 @@ def build_parser():
     autograde.add_argument("--jobs", "-j", type=int, default=2, help="submissions graded at the same time "
                                                                      "(default: %(default)s)")
     autograde.add_argument("--student", action="append", help="grade only this student (repeatable)")
-    autograde.add_argument("--timeout", type=float, default=30.0,
+    autograde.add_argument("--timeout", type=float, default=Limits.cell_timeout,
                            help="seconds one cell may run (default: %(default)s)")
-    autograde.add_argument("--memory", type=float, default=2048,
-                           help="memory limit of one kernel in MiB (default: %(default)s)")
-    autograde.add_argument("--output-limit", type=int, default=1_000_000,
+    autograde.add_argument("--memory", type=float, default=Limits.memory / 2**20,
+                           help="memory limit of one kernel in MiB (default: %(default)g)")
+    autograde.add_argument("--output-limit", type=int, default=Limits.output,
                            help="characters of output kept per cell (default: %(default)s)")
-    autograde.add_argument("--retries", type=int, default=2,
+    autograde.add_argument("--retries", type=int, default=Limits.retries,
                            help="extra attempts when a kernel fails to start (default: %(default)s)")
     autograde.add_argument("--seed", type=int, help="seed of the hidden cases for every submission "
                                                     "(default: a fresh one each, recorded)")
     _course_options(autograde)
-    autograde.set_defaults(run=_run_autograde)
+    autograde.set_defaults(run=run_autograde)
 
     feedback = commands.add_parser(
         "feedback", help="per-student HTML feedback (named mistakes, plots; no hidden tests)",
@@ -66,7 +106,7 @@ def build_parser():
                     "into <course-dir>/feedback/<student>/<assignment>/.")
     feedback.add_argument("assignments", nargs="*", help="assignments (default: all autograded)")
     _course_options(feedback)
-    feedback.set_defaults(run=_run_module("feedback"))
+    feedback.set_defaults(run=run_feedback)
 
     export = commands.add_parser(
         "export", help="grades as CSV: nbgrader's grades.csv and a student × exercise table",
@@ -74,74 +114,94 @@ def build_parser():
                     "column per graded cell).")
     export.add_argument("--out", help="folder for the CSV files (default: <course-dir>/export)")
     _course_options(export)
-    export.set_defaults(run=_run_module("export"))
+    export.set_defaults(run=run_export)
 
     report = commands.add_parser(
         "report", help="a class report (HTML): pass rates, common mistakes, tampering, incidents",
         description="Write an HTML report for the instructor from the last autograde run.")
     report.add_argument("assignments", nargs="*", help="assignments (default: all autograded)")
     report.add_argument("--out", help="HTML file (default: <course-dir>/report.html)")
-    _course_options(report)
-    report.set_defaults(run=_run_module("report"))
-
-    demo = commands.add_parser(
-        "demo", help="the whole instructor pipeline on a synthetic class, in a fresh folder",
-        description="Release, build a synthetic class (full marks, blank, common mistakes, misbehaving and "
-                    "tampering submissions), collect, autograde, feedback, export and report; print the "
-                    "class table and where the files are. Exit status 1 if a grade is not the expected one.")
-    demo.add_argument("--course-dir",
-                      help="working folder, wiped first (default: demo-course/ in the project)")
-    demo.add_argument("--jobs", "-j", type=int, default=2, help="submissions graded at the same time "
-                                                                "(default: %(default)s)")
-    demo.add_argument("--timeout", type=float, default=10.0, help="seconds one cell may run "
-                                                                  "(default: %(default)s)")
-    demo.add_argument("--seed", type=int, help="seed of the hidden cases (default: fresh per submission)")
-    demo.set_defaults(run=_run_module("demo"))
+    _course_options(report, db=False)
+    report.set_defaults(run=run_report)
     return parser
 
 
-def _course_options(parser):
-    from .course import COURSE
-
-    parser.add_argument("--course-dir", default=str(COURSE),
-                        help="working course folder: submissions, feedback, gradebook (default: %(default)s)")
-    parser.add_argument("--db-url", help="SQLAlchemy URL of the gradebook "
-                                         "(default: sqlite in the course folder)")
+def run_check(args) -> int:
+    solutions = Path(args.solutions) if args.solutions else _course.SOLUTIONS
+    report = check_notebook(args.notebook, seed=args.seed, solutions=solutions)
+    print(json.dumps(report.as_dict()) if args.json else report.text())
+    return 0
 
 
-def _run_check(args):
-    from .selfcheck import main
+# The class-pipeline commands import their module when they run: nbgrader's apps are slow to
+# import, and `check` (a learner's command) does not need them.
 
-    return main(args)
+def run_release(args) -> int:
+    from .checks import public_data
+    from .pipeline.release import release
 
-
-def _run_release(args):
-    from .release import main
-
-    return main(args)
-
-
-def _run_autograde(args):
-    from .autograde import main
-
-    return main(args)
+    for path in release(args.assignments, course_dir=args.course_dir, db_url=args.db_url):
+        print(f"released {path}")
+    print(f"wrote {public_data.write()}")
+    return 0
 
 
-def _run_module(name):
-    """The ``main(args)`` of module ``grader.<name>``, imported only when the command runs."""
+def run_collect(args) -> int:
+    result = _collect.collect(args.source, args.course_dir, assignments=args.assignment)
+    for item in result.collected:
+        print(f"collected {item.student} {item.assignment}: {item.origin} -> {item.destination}")
+    for item in result.skipped:
+        print(f"skipped {item.origin}: {item.reason}")
+    print(_collect.summary(result, Path(args.course_dir) / "submitted"))
+    return 0
 
-    def run(args):
-        import importlib
 
-        return importlib.import_module(f"grader.{name}").main(args)
+def run_autograde(args) -> int:
+    from .pipeline.autograde import autograde, format_table
 
-    return run
+    limits = Limits(cell_timeout=args.timeout, memory=int(args.memory * 2**20), output=args.output_limit,
+                    retries=args.retries)
+    results = autograde(args.assignments, course_dir=args.course_dir, jobs=args.jobs,
+                        students=args.student, seed=args.seed, limits=limits, db_url=args.db_url)
+    print(format_table(results))
+    failed = [r for r in results if not r.graded]
+    if failed:
+        print(f"{len(failed)} submission(s) could not be graded; see above.", file=sys.stderr)
+    return 1 if failed else 0
 
 
-def main(argv=None):
+def run_feedback(args) -> int:
+    from .pipeline.feedback import feedback
+
+    for path in feedback(args.assignments, course_dir=args.course_dir, db_url=args.db_url):
+        print(f"feedback {path}")
+    return 0
+
+
+def run_export(args) -> int:
+    from .pipeline.export import export
+
+    course_dir = Path(args.course_dir)
+    for path in export(args.out or course_dir / "export", course_dir=course_dir, db_url=args.db_url):
+        print(f"wrote {path}")
+    return 0
+
+
+def run_report(args) -> int:
+    from .pipeline.report import report
+
+    print(f"wrote {report(args.out, course_dir=args.course_dir, assignments=args.assignments)}")
+    return 0
+
+
+def main(argv=None) -> int:
     """Parse ``argv`` and run the chosen command; return its exit status."""
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except GraderError as error:
+        print(f"grader {args.command}: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

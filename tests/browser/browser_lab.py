@@ -24,7 +24,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader import course
+from grader.pipeline import course
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Screenshots of the browser tests (git-ignored).

@@ -32,12 +32,6 @@ NOTEBOOKS = {
 }
 
 
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if "tests/browser/" in item.nodeid:
-            item.add_marker(pytest.mark.browser)
-
-
 @pytest.fixture(scope="session")
 def chromium():
     """Path of the system's Chromium, or a failure that says how to get one (or to skip)."""

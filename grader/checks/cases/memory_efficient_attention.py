@@ -1,0 +1,138 @@
+"""Cases of notebook 06_memory_efficient_attention: online_softmax, blockwise_attention.
+
+The streaming mistakes (a running sum or output that is not rescaled when the running max
+grows) only show when a later block holds a larger logit than every earlier one, so most
+cases have logits that grow along the sequence, read in blocks that do not divide it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import DTYPES, Case, batch_shape, normal, random_mask
+
+
+def _awkward_block(rng, n):
+    """A block size in [2, n-1] that does not divide n (n >= 5 always has one; else 2)."""
+    sizes = [b for b in range(2, n) if n % b]
+    return int(rng.choice(sizes)) if sizes else 2
+
+
+def _growing(rng, shape, dtype, scale=1.0):
+    """Logits that increase along the last axis, of spread ``scale`` per position on average."""
+    steps = rng.random(shape) * 2 * scale
+    return (np.cumsum(steps, axis=-1) + rng.standard_normal(shape[:-1] + (1,)) * scale).astype(dtype)
+
+
+# ---- online_softmax -----------------------------------------------------------------------------
+
+def online_softmax_cases(rng, hidden):
+    """(x, block_size): growing logits, blocks that do not divide n, block 1 and block >= n."""
+    if not hidden:
+        return [
+            Case((np.array([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]), 3), note="increasing logits, blocks of 3"),
+            Case((np.array([[3.0, -1.0, 0.5, 2.0, 7.0], [5.0, 4.0, 3.0, 2.0, 1.0]]), 2),
+                 note="two rows, blocks of 2"),
+            Case((np.array([1000.0, 1003.0, 1001.0, 1010.0, 1008.0, 1020.0]), 4),
+                 note="logits around 1000 that grow, blocks of 4"),
+            Case((np.array([2.0, 1.0, 4.0, 3.0]), 1), note="block_size 1"),
+            Case((np.array([0.5, 1.5, -2.0]), 8), note="block_size larger than n"),
+        ]
+    cases = []
+    for dtype in DTYPES:
+        n = int(rng.integers(5, 20))
+        shape = batch_shape(rng) + (n,)
+        cases.append(Case((_growing(rng, shape, dtype), _awkward_block(rng, n)),
+                          note="logits that grow along the row"))
+        cases.append(Case((normal(rng, shape, dtype, scale=3.0), _awkward_block(rng, n)),
+                          note="random logits"))
+        # float32 keeps |logits| around 1e3: near 1e4 its spacing (1e-3) exceeds the tolerance for a
+        # valid answer that subtracts a rounded log-sum-exp instead of the max.
+        scale, about = (float(rng.choice([1e3, 1e4])), "1e3–1e4") if dtype == np.float64 else (300.0, "1e3")
+        big = _growing(rng, (int(rng.integers(1, 4)), n), dtype, scale=scale / 6)
+        cases.append(Case((big, _awkward_block(rng, n)), note=f"growing logits of magnitude {about}"))
+        cases.append(Case((normal(rng, shape, dtype, scale=scale), 3),
+                          note=f"random logits of magnitude {about}"))
+        cases.append(Case((_growing(rng, shape, dtype), 1), note="block_size 1"))
+        cases.append(Case((normal(rng, shape, dtype), n + int(rng.integers(0, 3))), note="block_size >= n"))
+    cases.append(Case((normal(rng, (int(rng.integers(1, 4)), 1)), 2), note="a single logit per row"))
+    return cases
+
+
+# ---- blockwise_attention ------------------------------------------------------------------------
+
+def _qkv(rng, batch, n_q, n_k, dtype, scale=1.0, growing=False):
+    """Q (..., n_q, d_k), K (..., n_k, d_k), V (..., n_k, d_v).
+
+    With ``growing``, Q has positive entries and the keys grow along the sequence, so every
+    query's scores increase from key to key and its running max grows at every key block.
+    """
+    d_k, d_v = int(rng.integers(2, 7)), int(rng.integers(1, 5))
+    if growing:
+        Q = np.abs(normal(rng, batch + (n_q, d_k), dtype, scale)) + dtype(0.1)
+        steps = np.cumsum(rng.random(n_k) * 2.0 / d_k, dtype=np.float64)[:, None]  # (n_k, 1)
+        K = (steps + 0.1 * rng.standard_normal(batch + (n_k, d_k))).astype(dtype) * dtype(scale)
+    else:
+        Q, K = normal(rng, batch + (n_q, d_k), dtype, scale), normal(rng, batch + (n_k, d_k), dtype, scale)
+    return Q, K, normal(rng, batch + (n_k, d_v), dtype)
+
+
+def _mask(rng, batch, n_q, n_k):
+    """A boolean mask of a broadcastable shape, with one fully masked query."""
+    full = (int(rng.integers(0, n_q)),)
+    kind = int(rng.integers(0, 3))
+    if kind == 0:
+        return random_mask(rng, (n_q, n_k), full_rows=full), "a (n_q, n_k) mask with a fully masked query"
+    if kind == 1 and batch:
+        return (random_mask(rng, batch + (n_q, n_k), full_rows=full),
+                "a mask per sequence, with a fully masked query")
+    mask = np.zeros((n_q, 1), dtype=bool)
+    mask[np.arange(n_q) != full[0]] = True
+    return mask, "an (n_q, 1) mask: one query fully masked"
+
+
+def blockwise_attention_cases(rng, hidden):
+    """(Q, K, V[, mask][, block_size]): n_q != n_k, growing scores, masks, huge scores, block 1."""
+    if not hidden:
+        Q, K, V = _qkv(rng, (), 3, 5, np.float64, growing=True)
+        causal = np.tril(np.ones((4, 4), dtype=bool))
+        causal[2] = False
+        Qb, Kb, Vb = _qkv(rng, (2,), 4, 4, np.float64)
+        big = _qkv(rng, (), 3, 5, np.float64, scale=30.0)
+        return [
+            Case((Q, K, V), {"block_size": 2}, note="scores that grow along the keys, blocks of 2"),
+            Case((Qb, Kb, Vb, causal), {"block_size": 3},
+                 note="a causal mask with query 2 fully masked, blocks of 3"),
+            Case(big, {"block_size": 2}, note="scores of magnitude 1e3"),
+            Case((Q.copy(), K.copy(), V.copy()), {"block_size": 1}, note="block_size 1"),
+            Case((Q[:2].copy(), K.copy(), V.copy()), note="the default block_size (larger than n)"),
+        ]
+    cases = []
+    for dtype in DTYPES:
+        batch, n_q, n_k = batch_shape(rng), int(rng.integers(2, 9)), int(rng.integers(5, 12))
+        block = _awkward_block(rng, n_k)
+        cases.append(Case(_qkv(rng, batch, n_q, n_k, dtype, growing=True), {"block_size": block},
+                          note=f"scores that grow along the keys, blocks of {block}"))
+        cases.append(Case(_qkv(rng, batch, n_k, n_q, dtype), {"block_size": _awkward_block(rng, n_k)},
+                          note="random scores, more queries than keys"))
+        mask, about = _mask(rng, batch, n_q, n_k)
+        cases.append(Case(_qkv(rng, batch, n_q, n_k, dtype, growing=True) + (mask,),
+                          {"block_size": block}, note=about))
+        cases.append(Case(_qkv(rng, batch, n_q, n_k, dtype, growing=True), {"block_size": 1},
+                          note="block_size 1"))
+        wide = max(n_q, n_k) + int(rng.integers(0, 3))
+        cases.append(Case(_qkv(rng, batch, n_q, n_k, dtype), {"block_size": wide}, note="block_size >= n"))
+    # Huge scores in float64 only: in float32 the rounding of q·k alone exceeds the tolerance.
+    batch, n_q, n_k = batch_shape(rng), int(rng.integers(2, 7)), int(rng.integers(5, 10))
+    scale = float(rng.choice([30.0, 80.0]))
+    cases.append(Case(_qkv(rng, batch, n_q, n_k, np.float64, scale=scale),
+                      {"block_size": _awkward_block(rng, n_k)}, note="scores of magnitude 1e3–1e4"))
+    mask, about = _mask(rng, batch, n_q, n_k)
+    cases.append(Case(_qkv(rng, batch, n_q, n_k, np.float64, scale=scale, growing=True) + (mask,),
+                      {"block_size": _awkward_block(rng, n_k)}, note="growing scores of magnitude 1e3–1e4, "
+                      + about))
+    n = int(rng.integers(4, 9))
+    causal = np.tril(np.ones((n, n), dtype=bool))
+    cases.append(Case(_qkv(rng, (), n, n, np.float64) + (causal,), {"block_size": int(rng.integers(2, 4))},
+                      note="self-attention sizes with a causal mask"))
+    return cases

@@ -1,0 +1,72 @@
+"""Launch a grading kernel: resource limits first, then the recorder, then ipykernel.
+
+``python -m grader.kernel.launch --memory BYTES -f CONNECTION_FILE`` is the command the
+grader's kernel manager runs (inside the sandbox when there is one). Importing
+:mod:`grader.kernel.recorder` before any learner code lets it take its snapshot of NumPy and
+the builtins, so that a later replacement is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.abc
+import os
+import resource
+import sys
+
+#: The packages of the trusted side; only ``grader.kernel`` (this folder) is allowed in a kernel.
+TRUSTED = ("attention_ref", "grader")
+#: The part of the grader a kernel may import: this package, the folder the sandbox ships.
+KERNEL_SIDE = __package__ or "grader.kernel"
+
+
+def blocked(fullname: str) -> bool:
+    """Is ``fullname`` a trusted module that a grading kernel must not import?
+
+    Everything under ``attention_ref`` and under ``grader`` except ``grader`` itself (an empty
+    package) and the kernel side.
+    """
+    if fullname in ("grader", KERNEL_SIDE) or fullname.startswith(KERNEL_SIDE + "."):
+        return False
+    return any(fullname == top or fullname.startswith(top + ".") for top in TRUSTED)
+
+
+class ImportBlocker(importlib.abc.MetaPathFinder):
+    """Refuse to import the reference and the trusted grader (used where there is no sandbox)."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if blocked(fullname):
+            raise ImportError(f"{fullname} is not available while grading")
+        return None
+
+
+def set_limits(memory_bytes: int, file_bytes: int = 64 * 2**20) -> None:
+    """Cap the address space (a memory bomb becomes a MemoryError) and the size of written files."""
+    if memory_bytes:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (file_bytes, file_bytes))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--memory", type=int, default=0, help="address-space limit in bytes (0: none)")
+    parser.add_argument("--block-imports", action="store_true",
+                        help="refuse imports of the reference and the trusted grader")
+    parser.add_argument("-f", dest="connection_file", required=True)
+    args, kernel_args = parser.parse_known_args(argv)
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")  # one core per kernel: graders run several side by side
+    # Figures go into the notebook, as in JupyterLab, whatever imports matplotlib first.
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    set_limits(args.memory)
+    if args.block_imports:
+        sys.meta_path.insert(0, ImportBlocker())
+    from ipykernel import kernelapp
+
+    import grader.kernel.recorder  # noqa: F401  - snapshot before learner code runs
+
+    kernelapp.launch_new_instance(argv=["-f", args.connection_file, *kernel_args])
+
+
+if __name__ == "__main__":
+    main()

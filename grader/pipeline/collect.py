@@ -1,0 +1,423 @@
+"""``python -m grader collect DIR``: gather downloaded student notebooks into ``submitted/``.
+
+Every ``.ipynb`` file under ``DIR`` (searched recursively) is one candidate
+submission. Its student id and assignment come from its path, by the first rule
+that applies (assignment names are the folders of ``solutions/``, matched
+case-insensitively; the longest name wins when several fit):
+
+1. nbgrader's tree: ``<student>/<assignment>/<assignment>.ipynb`` anywhere
+   under ``DIR`` (so ``DIR/submitted/<student>/<assignment>/...`` too). A
+   ``timestamp.txt`` beside the notebook gives the submission time.
+2. Canvas: ``<login>[_late]_<userid>_<submissionid>_<file>.ipynb`` where
+   ``<file>`` contains an assignment name (Canvas appends ``-N`` on
+   resubmission: ``<assignment>-1``). The student id is the login.
+3. ``<student>_<assignment>.ipynb`` or ``<student>-<assignment>.ipynb``, optionally with an
+   LMS re-upload number ``-N`` (``alice_01_attention_weights-1.ipynb``).
+4. ``<assignment>-<student>.ipynb`` or ``<assignment>_<student>.ipynb``.
+
+A browser's copy suffix (``name (1).ipynb``) is ignored. Hidden files and
+folders (``.ipynb_checkpoints``, ``.DS_Store``), ``__MACOSX`` folders and the
+destination ``submitted/`` folder itself (when it lies inside ``DIR``) are not
+searched. Only notebooks are copied: every other file is reported as skipped.
+
+Student ids become nbgrader folder names and gradebook keys, so they are
+normalised conservatively — Unicode NFC, surrounding whitespace stripped,
+lower case, inner runs of whitespace turned into ``_`` — and must then consist
+of letters, digits (any script) and ``. _ - @ +``, not start with ``.`` or
+``-`` and have at most 128 characters; any other id is rejected with a reason.
+
+A file is skipped, with a one-line reason, never stopping the run, when it is
+not a notebook (other extension, or JSON without notebook cells), holds corrupt
+JSON, is not a valid nbformat-4 notebook, names no known assignment or no
+student, names an assignment left out by ``assignments``, or is of the wrong
+assignment: its nbgrader grade ids (those that occur in one source notebook
+only) belong to another assignment, or to none. Of several files of one
+student and assignment the most recent is kept (submission time; ties: the
+later path in sorted order) and the others are reported as ``duplicate of``
+it.
+
+Each kept file is copied unchanged (``shutil.copy2``) to
+``<course_dir>/submitted/<student>/<assignment>/<assignment>.ipynb``, replacing
+what is there, with ``timestamp.txt`` holding its submission time (from
+``timestamp.txt`` for nbgrader trees, else the file's modification time) in
+nbgrader's format, ``2024-05-01 14:03:07.000000 UTC``. Running collect twice
+on the same folder writes the same files again.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import unicodedata
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import nbformat
+from nbgrader.utils import parse_utc
+
+from ..errors import CollectError, GraderError
+from ..runtime.notebook import grade_id
+from ..sources import select, source_path
+from . import course as _course
+
+#: nbgrader's default ``Exchange.timestamp_format``; its ``parse_utc`` reads it back.
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"
+#: Longest student id accepted (nbgrader's gradebook stores ids as String(128)).
+STUDENT_ID_MAX = 128
+#: Characters allowed in a student id besides letters and digits.
+STUDENT_ID_PUNCTUATION = "._-@+"
+#: Folders never searched (besides hidden ones): archive tools' metadata.
+IGNORED_FOLDERS = frozenset({"__MACOSX"})
+#: Extensions whose "not a notebook" reason suggests unpacking.
+ARCHIVES = frozenset({".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar"})
+
+_COPY_SUFFIX = re.compile(r"\s*\(\d+\)$")
+_CANVAS = re.compile(r"^(?P<login>.+?)(?:_late)?_(?P<userid>\d+)_(?P<submission>\d+)_(?P<file>.+)$")
+
+
+class Collected(NamedTuple):
+    """One submission copied into the course."""
+
+    student: str
+    assignment: str
+    destination: Path
+    origin: Path
+
+
+class Skipped(NamedTuple):
+    """One file left out, with the reason."""
+
+    origin: Path
+    reason: str
+
+
+@dataclass(frozen=True)
+class CollectResult:
+    """What ``collect`` did: submissions copied, files skipped (each with a reason)."""
+
+    collected: list[Collected] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+class SkipFile(GraderError):
+    """A file cannot be collected; the message is the one-line reason (never stops the run)."""
+
+
+class _Candidate(NamedTuple):
+    student: str
+    assignment: str
+    origin: Path
+    time: dt.datetime
+
+
+# ----------------------------------------------------------------------------- names
+
+
+def normalise_student_id(raw):
+    """The student id as a safe folder name and gradebook key.
+
+    Parameters
+    ----------
+    raw : str
+        The id as found in a file or folder name.
+
+    Returns
+    -------
+    str
+        NFC-normalised, stripped, lower case, inner whitespace runs turned into ``_``.
+
+    Raises
+    ------
+    SkipFile
+        When the result is empty, too long, starts with ``.`` or ``-`` or holds a
+        character other than a letter, a digit or one of ``. _ - @ +``.
+    """
+    text = re.sub(r"\s+", "_", unicodedata.normalize("NFC", raw).strip().lower())
+    if not text:
+        raise SkipFile("no student id in the file name")
+    bad = sorted({c for c in text if not (c.isalnum() or c in STUDENT_ID_PUNCTUATION)})
+    if bad:
+        raise SkipFile(f"unusable student id {raw!r}: {''.join(bad)!r} not allowed "
+                       f"(letters, digits and {STUDENT_ID_PUNCTUATION} only)")
+    if text[0] in ".-":
+        raise SkipFile(f"unusable student id {raw!r}: must not start with {text[0]!r}")
+    if len(text) > STUDENT_ID_MAX:
+        raise SkipFile(f"unusable student id {raw!r}: longer than {STUDENT_ID_MAX} characters")
+    return text
+
+
+def _assignment_in(text, names):
+    """The longest of ``names`` (lower case) contained in ``text``, or None."""
+    return next((name for name in names if name in text), None)
+
+
+def parse_path(relative, known):
+    """The raw student id and the assignment named by a notebook's path.
+
+    Parameters
+    ----------
+    relative : pathlib.PurePath
+        The notebook's path relative to the folder being collected.
+    known : list of str
+        The course's assignment names.
+
+    Returns
+    -------
+    student : str
+        The student id as written (see `normalise_student_id`).
+    assignment : str
+        One of ``known``.
+
+    Raises
+    ------
+    SkipFile
+        When the path names no known assignment, no student, or follows none of the
+        patterns of the module docstring.
+    """
+    by_lower = {name.lower(): name for name in known}
+    names = sorted(by_lower, key=len, reverse=True)
+    stem = _COPY_SUFFIX.sub("", unicodedata.normalize("NFC", relative.stem).strip()).lower()
+    folders = [unicodedata.normalize("NFC", part) for part in relative.parts[:-1]]
+
+    if folders and stem in by_lower and folders[-1].strip().lower() == stem:  # nbgrader's tree
+        if len(folders) < 2:
+            raise SkipFile(f"no student id: {folders[-1]}/{relative.name} lies directly in the collected "
+                           "folder (nbgrader's tree is <student>/<assignment>/<assignment>.ipynb)")
+        return folders[-2], by_lower[stem]
+
+    canvas = _CANVAS.match(stem)
+    if canvas and (name := _assignment_in(canvas["file"], names)):
+        return canvas["login"], by_lower[name]
+
+    for name in names:
+        for sep in "_-":
+            if stem.endswith(sep + name) and len(stem) > len(name) + 1:
+                return stem[: -len(name) - 1], by_lower[name]
+            if stem.startswith(name + sep) and len(stem) > len(name) + 1:
+                return stem[len(name) + 1:], by_lower[name]
+
+    for name in names:  # a re-upload numbered by the LMS: <student>_<assignment>-N
+        if reupload := re.fullmatch(rf"(?P<student>.+)[_-]{re.escape(name)}-\d+", stem):
+            return reupload["student"], by_lower[name]
+
+    if stem in by_lower:
+        raise SkipFile("no student id in the file name (expected <student>_<assignment>.ipynb)")
+    if name := _assignment_in(stem, names):
+        raise SkipFile(f"unrecognised file name: it mentions {by_lower[name]} but not as "
+                       "<student>_<assignment>, <student>-<assignment>, <assignment>-<student> "
+                       "or Canvas's form")
+    raise SkipFile(f"unknown assignment: the file name names none of {', '.join(known)}")
+
+
+# -------------------------------------------------------------------------- contents
+
+
+def read_notebook(path):
+    """The notebook's JSON as a dict, checked against the nbformat 4 schema.
+
+    Raises
+    ------
+    SkipFile
+        ``corrupt JSON``, ``not a notebook`` (JSON without cells) or ``invalid notebook``.
+    """
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as error:
+        raise SkipFile(f"unreadable ({error.strerror or error})") from None
+    try:
+        data = json.loads(raw)
+    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
+        raise SkipFile(f"corrupt JSON ({error})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        raise SkipFile("not a notebook: JSON without notebook cells")
+    if data.get("nbformat") != 4:
+        raise SkipFile(f"invalid notebook (nbformat {data.get('nbformat')!r}; expected 4)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # missing cell ids: nbformat repairs them, nbgrader copes
+            nbformat.validate(copy.deepcopy(data))
+    except Exception as error:  # nbformat's ValidationError and friends
+        message = (str(getattr(error, "message", error)).splitlines() or [type(error).__name__])[0]
+        where = "/".join(str(p) for p in getattr(error, "path", []) or [])
+        if len(message) > 100:
+            message = "does not match the nbformat schema"
+        raise SkipFile(f"invalid notebook ({where + ': ' if where else ''}{message})") from None
+    return data
+
+
+def grade_ids(notebook):
+    """The set of nbgrader grade ids of a notebook given as a JSON dict."""
+    cells = notebook.get("cells", [])
+    return frozenset(filter(None, (grade_id(cell) for cell in cells if isinstance(cell, dict))))
+
+
+def fingerprints(solutions, known):
+    """For each assignment, the grade ids of its source notebook that no other source has.
+
+    Returns
+    -------
+    dict of str to frozenset of str
+    """
+    ids = {name: grade_ids(json.loads(source_path(name, solutions).read_bytes()))
+           for name in known}
+    return {name: frozenset(own - set().union(*(ids[o] for o in known if o != name)))
+            for name, own in ids.items()}
+
+
+def owners(ids, prints):
+    """The assignments whose distinctive grade ids ``ids`` share the most of (empty: none)."""
+    counts = {name: len(ids & distinctive) for name, distinctive in prints.items()}
+    best = max(counts.values(), default=0)
+    return sorted(name for name, count in counts.items() if count == best) if best else []
+
+
+# ---------------------------------------------------------------------------- times
+
+
+def format_timestamp(time):
+    """``time`` (aware datetime) in nbgrader's timestamp format, in UTC."""
+    return time.astimezone(dt.UTC).strftime(TIMESTAMP_FORMAT)
+
+
+def submission_time(path):
+    """When the notebook at ``path`` was handed in (aware, UTC).
+
+    ``timestamp.txt`` in its folder when that is nbgrader's ``<assignment>/<assignment>.ipynb``
+    and the file parses, else the notebook's modification time.
+    """
+    path = Path(path)
+    stamp = path.parent / "timestamp.txt"
+    if path.parent.name == path.stem and stamp.is_file():
+        try:
+            return parse_utc(stamp.read_text().strip()).replace(tzinfo=dt.UTC)
+        except (ValueError, OverflowError, OSError, AttributeError):
+            pass
+    return dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC)
+
+
+# ---------------------------------------------------------------------------- search
+
+
+def _files(root, exclude):
+    """Every file under ``root`` (sorted), without hidden entries, ``__MACOSX`` and ``exclude``."""
+    for folder, subfolders, names in os.walk(root):
+        subfolders[:] = sorted(
+            d for d in subfolders
+            if not d.startswith(".") and d not in IGNORED_FOLDERS
+            and (exclude is None or Path(folder, d).resolve() != exclude))
+        for name in sorted(names):
+            if not name.startswith("."):
+                yield Path(folder) / name
+
+
+def _is_tree_timestamp(path):
+    """Is ``path`` the ``timestamp.txt`` of an nbgrader assignment folder (read, not reported)?"""
+    return path.name == "timestamp.txt" and (path.parent / f"{path.parent.name}.ipynb").is_file()
+
+
+def _candidate(path, root, known, selected, prints):
+    """The submission a file is, or SkipFile with the reason."""
+    if path.suffix.lower() != ".ipynb":
+        kind = f"{path.suffix} file" if path.suffix else "no .ipynb extension"
+        hint = "; unpack archives first" if path.suffix.lower() in ARCHIVES else ""
+        raise SkipFile(f"not a notebook ({kind}{hint})")
+    raw_student, assignment = parse_path(path.relative_to(root), known)
+    student = normalise_student_id(raw_student)
+    if assignment not in selected:
+        raise SkipFile(f"assignment {assignment} not selected (--assignment {' '.join(selected)})")
+    notebook = read_notebook(path)
+    belongs = owners(grade_ids(notebook), prints)
+    if not belongs:
+        raise SkipFile(f"wrong assignment: named {assignment} but none of its cells belong to any "
+                       "assignment of the course (no matching nbgrader grade ids)")
+    if assignment not in belongs:
+        raise SkipFile(f"wrong assignment: named {assignment} but its cells belong to {' or '.join(belongs)}")
+    return _Candidate(student, assignment, path, submission_time(path))
+
+
+def _write(candidate, submitted):
+    """Copy one kept submission and its timestamp; return its destination notebook."""
+    folder = submitted / candidate.student / candidate.assignment
+    destination = folder / f"{candidate.assignment}.ipynb"
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (destination.exists() and destination.samefile(candidate.origin)):
+        shutil.copy2(candidate.origin, destination)
+    (folder / "timestamp.txt").write_text(format_timestamp(candidate.time) + "\n")
+    return destination
+
+
+def collect(source, course_dir, *, assignments=None, solutions=_course.SOLUTIONS):
+    """Copy the student notebooks found under ``source`` into ``course_dir/submitted``.
+
+    Parameters
+    ----------
+    source : path-like
+        Folder of downloaded submissions, searched recursively (see the module docstring
+        for the file names understood).
+    course_dir : path-like
+        Working course folder; notebooks go to ``submitted/<student>/<assignment>/``.
+    assignments : list of str, optional
+        Collect only these assignments; files of the others are skipped. Default: all.
+    solutions : path-like
+        Source notebooks: the assignment names and the grade ids that recognise them.
+
+    Returns
+    -------
+    CollectResult
+        ``collected`` sorted by assignment then student; ``skipped`` sorted by path.
+
+    Raises
+    ------
+    CollectError
+        When ``source`` is not a folder, ``solutions`` holds no assignment or ``assignments``
+        names an unknown one.
+    """
+    root = Path(source)
+    if not root.is_dir():
+        raise CollectError(f"{root}: {'not a folder' if root.exists() else 'no such folder'}")
+    known = _course.assignments(solutions)
+    if not known:
+        raise CollectError(f"{solutions} holds no assignment (<name>/<name>.ipynb)")
+    selected = select(assignments, solutions, CollectError)
+    prints = fingerprints(solutions, known)
+    submitted = Path(course_dir) / "submitted"
+    inside = root.resolve().is_relative_to(submitted.resolve())
+    exclude = None if inside else submitted.resolve()
+
+    candidates, skipped = [], []
+    for path in _files(root, exclude):
+        if _is_tree_timestamp(path):
+            continue
+        try:
+            candidates.append(_candidate(path, root, known, selected, prints))
+        except SkipFile as reason:
+            skipped.append(Skipped(path, str(reason)))
+
+    groups = {}
+    for candidate in candidates:
+        groups.setdefault((candidate.student, candidate.assignment), []).append(candidate)
+    collected = []
+    for (student, assignment), group in sorted(groups.items(), key=lambda item: (item[0][1], item[0][0])):
+        group = sorted(group, key=lambda c: (c.time, str(c.origin)))
+        kept = group[-1]
+        skipped += [Skipped(c.origin, f"duplicate of {kept.origin} (same student {student} and assignment "
+                                      f"{assignment}; the most recent is kept)") for c in group[:-1]]
+        try:
+            collected.append(Collected(student, assignment, _write(kept, submitted), kept.origin))
+        except OSError as error:
+            skipped.append(Skipped(kept.origin, f"could not copy to {submitted}: {error}"))
+    return CollectResult(collected, sorted(skipped, key=lambda s: str(s.origin)))
+
+
+def summary(result, submitted):
+    """The last line of the report."""
+    students = len({c.student for c in result.collected})
+    names = len({c.assignment for c in result.collected})
+    return (f"collected {len(result.collected)} submission(s) of {students} student(s), {names} "
+            f"assignment(s) into {submitted}; skipped {len(result.skipped)} file(s)")

@@ -1,0 +1,65 @@
+"""Where the course lives, as nbgrader sees it: one configuration for the CLI and ``nbgrader_config.py``.
+
+The repository is the nbgrader course: ``solutions/`` is the source directory and
+``notebooks/`` the release directory. Everything a class produces (submitted,
+autograded and feedback folders, the sqlite gradebook) lives in a working course
+folder outside the tracked tree, ``course/`` by default.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from traitlets.config import Config
+
+from ..sources import PROJECT_ROOT, SOLUTIONS, assignments, source_path
+
+#: The student versions generated from the sources (nbgrader's release_directory).
+NOTEBOOKS = PROJECT_ROOT / "notebooks"
+#: The default working course folder (git-ignored).
+COURSE = PROJECT_ROOT / "course"
+
+__all__ = ["COURSE", "NOTEBOOKS", "PROJECT_ROOT", "SOLUTIONS", "assignments", "gradebook_url",
+           "nbgrader_config", "nbgrader_environment", "source_path"]
+
+
+def gradebook_url(course_dir=COURSE, db_url=None):
+    """The gradebook's SQLAlchemy URL: ``db_url`` when given, else sqlite in ``course_dir``."""
+    return db_url or f"sqlite:///{Path(course_dir).resolve() / 'gradebook.db'}"
+
+
+def nbgrader_config(course_dir=COURSE, *, solutions=SOLUTIONS, notebooks=NOTEBOOKS, db_url=None):
+    """The nbgrader configuration of the course.
+
+    Parameters
+    ----------
+    course_dir : path-like
+        The working course folder: submitted/, autograded/, feedback/ and the gradebook.
+    solutions, notebooks : path-like
+        The source and release directories (absolute paths, so that they may lie
+        outside ``course_dir``).
+    db_url : str, optional
+        Any SQLAlchemy URL for the gradebook; default ``sqlite:///<course_dir>/gradebook.db``.
+
+    Returns
+    -------
+    traitlets.config.Config
+    """
+    course_dir = Path(course_dir).resolve()
+    config = Config()
+    config.CourseDirectory.root = str(course_dir)
+    # nbgrader joins these to the root with os.path.join, so absolute paths are kept as they are.
+    config.CourseDirectory.source_directory = str(Path(solutions).resolve())
+    config.CourseDirectory.release_directory = str(Path(notebooks).resolve())
+    config.CourseDirectory.db_url = gradebook_url(course_dir, db_url)
+    return config
+
+
+def nbgrader_environment():
+    """Put this Python's scripts folder on PATH: nbgrader's gradebook runs the ``alembic`` command,
+    which is not on PATH when the virtualenv is used without being activated (``make test``)."""
+    scripts = str(Path(sys.executable).parent)
+    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")

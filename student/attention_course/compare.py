@@ -1,0 +1,166 @@
+"""Compare a returned value with the expected one, stage by stage: type, shape, dtype, values.
+
+Used by the public check in a learner's notebook and by the trusted grader alike, so that
+a learner reads the same message in both. The first stage that fails gives the message;
+tolerances are set per dtype in :data:`TOLERANCES`, in one place.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .record import Opaque
+
+#: (rtol, atol) per dtype of the expected value; atol is relative to the largest |expected|.
+TOLERANCES = {np.dtype(np.float32): (2e-4, 2e-5), np.dtype(np.float64): (1e-7, 1e-10)}
+_DEFAULT_TOLERANCE = TOLERANCES[np.dtype(np.float64)]
+
+
+def _type_name(value):
+    if isinstance(value, Opaque):
+        return value.type_name
+    if isinstance(value, np.ndarray):
+        return "numpy.ndarray"
+    return type(value).__name__
+
+
+def compare(expected, got, scale=1.0, path="result", names=None):
+    """First difference between ``expected`` and ``got``, or None when they agree.
+
+    Parameters
+    ----------
+    expected : ndarray, tuple, list, dict or scalar
+        The reference value.
+    got : object
+        The decoded learner value.
+    scale : float
+        Multiplies the per-dtype tolerances.
+    path : str
+        How to name this value in messages (``"weights"``, ``"result[1]"``).
+    names : sequence of str, optional
+        The names of the items of a returned tuple (``("output", "lse")``), used in messages
+        as ``result[1] (lse)``.
+
+    Returns
+    -------
+    tuple of (str, str) or None
+        ``(stage, message)`` with stage one of type, shape, dtype, values.
+    """
+    if isinstance(expected, (tuple, list)):
+        if not isinstance(got, (tuple, list)):
+            return "type", (f"{path}: expected a tuple of {len(expected)} values, "
+                            f"got {_type_name(got)}")
+        if len(got) != len(expected):
+            return "type", f"{path}: expected {len(expected)} values, got {len(got)}"
+        labels = _item_names(path, len(expected), names)
+        for label, e, g in zip(labels, expected, got, strict=False):
+            found = compare(e, g, scale, label)
+            if found:
+                return found
+        return None
+    if isinstance(expected, dict):
+        if not isinstance(got, dict):
+            return "type", f"{path}: expected a dict, got {_type_name(got)}"
+        missing = sorted(set(expected) - set(got))
+        if missing:
+            return "type", f"{path}: missing keys {missing}"
+        for key in expected:
+            found = compare(expected[key], got[key], scale, f"{path}[{key!r}]")
+            if found:
+                return found
+        return None
+    expected = np.asarray(expected)
+    if isinstance(got, np.generic) and expected.ndim == 0:
+        got = np.asarray(got)
+    if not isinstance(got, np.ndarray):
+        return "type", f"{path}: expected a numpy.ndarray, got {_type_name(got)}"
+    if got.shape != expected.shape:
+        return "shape", f"{path}: expected shape {expected.shape}, got shape {got.shape}"
+    if expected.dtype.kind == "b":
+        if got.dtype != expected.dtype:
+            return "dtype", f"{path}: expected a boolean array, got dtype {got.dtype}"
+        wrong = np.argwhere(got != expected)
+        if wrong.size:
+            at = tuple(int(i) for i in wrong[0])
+            return "values", (f"{path}: {len(wrong)} of {got.size} entries differ; first at "
+                              f"index {at}: expected {expected[at]}, got {got[at]}")
+        return None
+    if got.dtype != expected.dtype:
+        right_values = got.dtype.kind in "biuf" and _values_message(expected, got.astype(
+            expected.dtype), scale, path) is None
+        tail = (" — the values are right, only the dtype is not (a float64 constant such as "
+                "np.sqrt(d) turns float32 arrays into float64; math.sqrt(d) does not)"
+                if right_values else "")
+        return "dtype", (f"{path}: expected dtype {expected.dtype} (the dtype of the inputs), "
+                         f"got {got.dtype}{tail}")
+    message = _values_message(expected, got, scale, path)
+    return ("values", message) if message else None
+
+
+def _item_names(path, n, names=None):
+    if names is not None and len(names) == n:
+        return [f"{path}[{i}] ({name})" for i, name in enumerate(names)]
+    return [f"{path}[{i}]" for i in range(n)]
+
+
+def _values_message(expected, got, scale, path):
+    rtol, atol = TOLERANCES.get(expected.dtype, _DEFAULT_TOLERANCE)
+    e = expected.astype(np.float64)
+    g = got.astype(np.float64)
+    finite = np.isfinite(e)
+    magnitude = float(np.max(np.abs(e[finite]))) if finite.any() else 1.0
+    limit = scale * (atol * max(magnitude, 1.0) + rtol * np.abs(np.where(finite, e, 0)))
+    with np.errstate(invalid="ignore", over="ignore"):
+        error = np.abs(g - e)
+        bad = ~((error <= limit) | (np.isnan(e) & np.isnan(g)) | (e == g))
+    if not bad.any():
+        return None
+    where = np.argwhere(bad)
+    at = tuple(int(i) for i in where[0])
+    nonfinite = ~np.isfinite(g)
+    if nonfinite.any() and not (~finite).any():
+        count = int(nonfinite.sum())
+        first = tuple(int(i) for i in np.argwhere(nonfinite)[0])
+        head = (f"{path}: {count} of {g.size} entries are not finite (NaN or inf) where finite "
+                f"values were expected; the first at index {first}")
+        at = first
+    else:
+        worst = np.unravel_index(int(np.nanargmax(np.where(bad, np.nan_to_num(error, nan=np.inf),
+                                                            -1))), e.shape)
+        at = tuple(int(i) for i in worst)
+        head = (f"{path}: {len(where)} of {g.size} entries differ; the largest error "
+                f"{_fmt(error[at])} is at index {at}")
+    return f"{head}\n{_slice(expected, got, at)}"
+
+
+def _fmt(x):
+    return np.format_float_positional(float(x), precision=4, unique=False, trim="-") \
+        if np.isfinite(x) and abs(x) >= 1e-3 else np.format_float_scientific(float(x), precision=2)
+
+
+def _slice(expected, got, at):
+    """Up to six entries of the last axis around ``at``, expected above got."""
+    if expected.ndim == 0:
+        return f"  expected {expected!r}\n  got      {got!r}"
+    start = max(0, at[-1] - 2)
+    index = at[:-1] + (slice(start, start + 6),)
+    label = ", ".join([str(i) for i in at[:-1]] + [f"{start}:{start + 6}"])
+    options = dict(precision=4, suppress_small=True, max_line_width=120)
+    return (f"  expected[{label}] = {np.array2string(expected[index], **options)}\n"
+            f"  got     [{label}] = {np.array2string(got[index], **options)}")
+
+
+def cast_like(got, model):
+    """``got`` with its float arrays cast to the dtypes of ``model``'s float arrays.
+
+    Lets a known mistake be recognised even when the learner's code also changed the dtype
+    (the dtype stage reports that separately).
+    """
+    if isinstance(model, (tuple, list)) and isinstance(got, (tuple, list)) and len(got) == len(model):
+        return type(got)(cast_like(g, m) for g, m in zip(got, model, strict=True))
+    if isinstance(model, dict) and isinstance(got, dict):
+        return {k: cast_like(v, model[k]) if k in model else v for k, v in got.items()}
+    if (type(got) is np.ndarray and got.dtype.kind == "f" and isinstance(model, np.ndarray)
+            and model.dtype.kind == "f"):
+        return got.astype(model.dtype)
+    return got

@@ -1,0 +1,223 @@
+"""Turn the outcomes of a check into a verdict and the message a learner reads.
+
+One judging loop for both sides of the trust boundary: the public check in a learner's
+notebook feeds it expected values shipped as data, the trusted grader feeds it values it
+computes from the reference. Either way the learner reads the same words: which case failed,
+at which stage (type, shape, dtype, values), and the known mistake whose output matches theirs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from . import record as _record
+from .compare import cast_like, compare
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one check.
+
+    Attributes
+    ----------
+    passed : bool
+    message : str
+        Empty when passed; otherwise what failed, where, and the likely mistake.
+    misconception : str or None
+        Key of the named mistake (a :class:`Mistake` key, or one of ``not_implemented``,
+        ``raised``, ``mutated_input``, ``used_reference``, ``tampered``, ``wrong_<stage>``).
+    case : int or None
+        Index of the first failing case.
+    """
+
+    passed: bool
+    message: str = ""
+    misconception: str | None = None
+    case: int | None = None
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A known mistake as the learner reads it: ``Likely mistake: <label>. Hint: <hint>``."""
+
+    key: str
+    label: str
+    hint: str
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """What the messages of one exercise's check need to know about the exercise.
+
+    Attributes
+    ----------
+    name : str
+        The exercise's fixed function name.
+    parameters : tuple of str
+        The function's parameter names, in order (to name an input changed in place).
+    returns : tuple of str, optional
+        Names of the items of a returned tuple (``("output", "weights")``).
+    mistakes : tuple of Mistake
+        The known mistakes, in the order they are tried.
+    tolerance : float
+        Multiplies the per-dtype tolerances of :mod:`attention_course.compare`.
+    hints : mapping of str to str
+        ``mutation_hint``; for a check of given code, ``not_implemented`` (replaces the stub
+        message) and ``error_hint`` (added to an error's message).
+    """
+
+    name: str
+    parameters: tuple = ()
+    returns: tuple | None = None
+    mistakes: tuple = ()
+    tolerance: float = 1.0
+    hints: Mapping = field(default_factory=dict)
+
+
+#: Words in an error message that show a learner reaching for the reference or the trusted grader.
+REFERENCE_WORDS = ("attention_ref", "grader.", "not available while grading")
+
+#: A custom comparison: ``(case index, value) -> None | message | (mistake key, message)``.
+Comparison = Callable[[int, object], object]
+
+
+def error_verdict(spec: CheckSpec, error: Mapping, where: str) -> Verdict:
+    """The verdict on a case whose call raised ``error`` (``{"type", "message"}``)."""
+    name = spec.name
+    kind, message = str(error.get("type", "Exception")), str(error.get("message", ""))
+    if kind == "NotImplementedError":
+        verdict = Verdict(False, f"{name} is not implemented yet: replace `raise NotImplementedError` "
+                                 "with your code.", "not_implemented")
+        if "not_implemented" in spec.hints:
+            verdict = Verdict(False, spec.hints["not_implemented"], "not_implemented")
+        return verdict
+    if any(word in message for word in REFERENCE_WORDS) and kind in (
+            "ImportError", "ModuleNotFoundError", "AttributeError", "PermissionError",
+            "FileNotFoundError", "OSError", "NameError"):
+        return Verdict(False, f"{name} tried to use the course's reference solution or the grader's "
+                              f"internals ({kind}: {message}). Write your own implementation; "
+                              "this attempt is reported to your instructor.", "used_reference")
+    if kind == "SystemExit":
+        text = f"{name} called sys.exit() {where}; a function should return its result instead."
+    elif kind == "MemoryError":
+        text = f"{name} ran out of memory {where}: it allocates far more than the inputs need."
+    else:
+        text = f"{name} raised {kind}: {message}\n{where}"
+    if "error_hint" in spec.hints:
+        text += f"\nHint: {spec.hints['error_hint']}"
+    return Verdict(False, text, "raised")
+
+
+def argument_name(spec: CheckSpec, label: str) -> str:
+    """``"argument 2['W_q']"`` in the words of the signature: ``"params['W_q']"``."""
+    if label.startswith("argument "):
+        number, _, rest = label[len("argument "):].partition("[")
+        try:
+            return spec.parameters[int(number) - 1] + (f"[{rest}" if rest else "")
+        except (ValueError, IndexError):
+            return label
+    return label
+
+
+def _named(spec, message, mistake):
+    return f"{message}\nLikely mistake: {mistake.label}.\nHint: {mistake.hint}"
+
+
+def value_verdict(spec: CheckSpec, got, where: str, expected, wrong_outputs: Iterable) -> Verdict | None:
+    """None when ``got`` matches ``expected``; else the verdict, naming the first matching mistake.
+
+    Parameters
+    ----------
+    spec : CheckSpec
+    got : object
+        The decoded learner value.
+    where : str
+        ``"on case 2 of 5 (public): Q (3, 4) float64, …"``.
+    expected : object
+        The expected value of this case.
+    wrong_outputs : iterable of tuple of (Mistake, object)
+        Each known mistake's output on this case, consumed only on a mismatch and only until
+        one matches.
+    """
+    found = compare(expected, got, spec.tolerance, names=spec.returns)
+    if found is None:
+        return None
+    stage, detail = found
+    for mistake, wrong in wrong_outputs:
+        # Both in the expected dtypes: a mistake is named even when the learner's code also
+        # changed the dtype, which the stage message above reports.
+        if compare(cast_like(wrong, expected), cast_like(got, expected), spec.tolerance) is None:
+            return Verdict(False, _named(spec, f"{spec.name} gives a wrong result {where}\n{detail}",
+                                         mistake), mistake.key)
+    return Verdict(False, f"{spec.name} gives a wrong result {where}\n{detail}", f"wrong_{stage}")
+
+
+def comparison_verdict(spec: CheckSpec, found, where: str) -> Verdict | None:
+    """The verdict of a custom comparison's answer (None, a message, or ``(key, message)``)."""
+    if found is None:
+        return None
+    key, message = found if isinstance(found, tuple) else ("wrong_value", found)
+    message = f"{spec.name} {where}\n{message}"
+    for mistake in spec.mistakes:
+        if mistake.key == key:
+            message = _named(spec, message, mistake)
+    return Verdict(False, message, key)
+
+
+def judge_outcomes(spec: CheckSpec, descriptions: Sequence[str], outcomes: Sequence, mode: str,
+                   expected: Callable[[int], object] | None = None,
+                   wrong_outputs: Callable[[int], Iterable] | None = None,
+                   comparison: Comparison | None = None) -> Verdict:
+    """Judge the outcomes of one check, case by case; the first failing case decides.
+
+    Parameters
+    ----------
+    spec : CheckSpec
+    descriptions : sequence of str
+        One per case: its inputs in words (``"x (2, 3) float64 — two rows"``).
+    outcomes : sequence of dict
+        One per case, as :func:`attention_course.probe.run_case` returns them.
+    mode : str
+        ``"public"`` or ``"hidden, seed 12"``: shown with the failing case.
+    expected : callable, optional
+        ``expected(i)`` the expected value of case ``i`` (called only for cases that returned).
+    wrong_outputs : callable, optional
+        ``wrong_outputs(i)`` the (Mistake, output) pairs of case ``i`` (see :func:`value_verdict`).
+    comparison : callable, optional
+        Replaces the value comparison (e.g. grading what trained parameters achieve).
+
+    Returns
+    -------
+    Verdict
+    """
+    total = len(descriptions)
+    if not isinstance(outcomes, list) or not all(isinstance(o, dict) for o in outcomes):
+        return Verdict(False, f"{spec.name}: the check's record is malformed.", "tampered")
+    if len(outcomes) == 1 and "error" in outcomes[0] and total != 1:
+        return error_verdict(spec, outcomes[0]["error"], "")  # the check could not even call it
+    if len(outcomes) != total:
+        return Verdict(False, f"{spec.name}: the check recorded {len(outcomes)} results for {total} "
+                              "cases; the record was tampered with.", "tampered")
+    for index, outcome in enumerate(outcomes):
+        where = f"on case {index + 1} of {total} ({mode}): {descriptions[index]}"
+        if "error" in outcome:
+            verdict = error_verdict(spec, outcome["error"], where)
+        elif outcome.get("mutated"):
+            changed = ", ".join(argument_name(spec, str(m)) for m in outcome["mutated"])
+            hint = spec.hints.get("mutation_hint", "work on a copy, or build a new array")
+            verdict = Verdict(False, f"{spec.name} changed its input {changed} in place {where}.\n"
+                                     f"Hint: {hint}.", "mutated_input")
+        else:
+            got = _record.decode(outcome["value"])
+            if comparison is not None:
+                verdict = comparison_verdict(spec, comparison(index, got), where)
+            else:
+                verdict = value_verdict(spec, got, where, expected(index), wrong_outputs(index))
+            warned = outcome.get("warnings")
+            if verdict is not None and warned:
+                verdict = Verdict(False, verdict.message + "\nWarnings raised: "
+                                  + "; ".join(map(str, warned)), verdict.misconception)
+        if verdict is not None:
+            return Verdict(False, verdict.message, verdict.misconception, index)
+    return Verdict(True)
