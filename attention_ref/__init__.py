@@ -15,7 +15,7 @@ from .blockwise import blockwise_attention, online_softmax
 from .dot_product import dot_product_attention, scaled_dot_product_attention
 from .masks import causal_mask, padding_mask
 from .multi_head import init_multi_head_params, merge_heads, multi_head_attention, split_heads
-from .positional import sinusoidal_positional_encoding
+from .positional import rotary_embedding, sinusoidal_positional_encoding
 from .single_query import attend, attention_weights, dot_scores, weighted_sum
 from .softmax import softmax, softmax_backward
 
@@ -37,6 +37,7 @@ __all__ = [
     "init_multi_head_params",
     "multi_head_attention",
     "sinusoidal_positional_encoding",
+    "rotary_embedding",
     "scaled_dot_product_attention_backward",
     "numerical_gradient",
     "online_softmax",
