@@ -11,7 +11,7 @@ Plotting lives in :mod:`attention_ref.plot`, imported separately.
 
 from .additive import additive_attention, additive_scores
 from .backward import numerical_gradient, scaled_dot_product_attention_backward
-from .blockwise import blockwise_attention, online_softmax
+from .blockwise import blockwise_attention, merge_attention_blocks, online_softmax
 from .dot_product import dot_product_attention, scaled_dot_product_attention
 from .masks import causal_mask, padding_mask
 from .multi_head import init_multi_head_params, merge_heads, multi_head_attention, split_heads
@@ -42,4 +42,5 @@ __all__ = [
     "numerical_gradient",
     "online_softmax",
     "blockwise_attention",
+    "merge_attention_blocks",
 ]
