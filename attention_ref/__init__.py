@@ -14,7 +14,13 @@ from .backward import numerical_gradient, scaled_dot_product_attention_backward
 from .blockwise import blockwise_attention, merge_attention_blocks, online_softmax
 from .dot_product import dot_product_attention, scaled_dot_product_attention
 from .masks import causal_mask, padding_mask
-from .multi_head import init_multi_head_params, merge_heads, multi_head_attention, split_heads
+from .multi_head import (
+    init_multi_head_params,
+    merge_heads,
+    multi_head_attention,
+    multi_head_attention_backward,
+    split_heads,
+)
 from .positional import rotary_embedding, sinusoidal_positional_encoding
 from .single_query import attend, attention_weights, dot_scores, weighted_sum
 from .softmax import softmax, softmax_backward
@@ -36,6 +42,7 @@ __all__ = [
     "merge_heads",
     "init_multi_head_params",
     "multi_head_attention",
+    "multi_head_attention_backward",
     "sinusoidal_positional_encoding",
     "rotary_embedding",
     "scaled_dot_product_attention_backward",
