@@ -11,11 +11,17 @@ Plotting lives in :mod:`attention_ref.plot`, imported separately.
 
 from .additive import additive_attention, additive_scores
 from .backward import numerical_gradient, scaled_dot_product_attention_backward
-from .blockwise import blockwise_attention, online_softmax
+from .blockwise import blockwise_attention, merge_attention_blocks, online_softmax
 from .dot_product import dot_product_attention, scaled_dot_product_attention
 from .masks import causal_mask, padding_mask
-from .multi_head import init_multi_head_params, merge_heads, multi_head_attention, split_heads
-from .positional import sinusoidal_positional_encoding
+from .multi_head import (
+    init_multi_head_params,
+    merge_heads,
+    multi_head_attention,
+    multi_head_attention_backward,
+    split_heads,
+)
+from .positional import rotary_embedding, sinusoidal_positional_encoding
 from .single_query import attend, attention_weights, dot_scores, weighted_sum
 from .softmax import softmax, softmax_backward
 
@@ -36,9 +42,12 @@ __all__ = [
     "merge_heads",
     "init_multi_head_params",
     "multi_head_attention",
+    "multi_head_attention_backward",
     "sinusoidal_positional_encoding",
+    "rotary_embedding",
     "scaled_dot_product_attention_backward",
     "numerical_gradient",
     "online_softmax",
     "blockwise_attention",
+    "merge_attention_blocks",
 ]

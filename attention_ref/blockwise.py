@@ -1,4 +1,4 @@
-"""Memory-efficient attention: the online softmax and blockwise attention."""
+"""Memory-efficient attention: the online softmax, blockwise attention and merging key blocks."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from ._validation import as_float_array, check_mask, check_positive_int
+from ._validation import as_float_array, check_mask, check_positive_int, require_ndim
 from .dot_product import check_qkv
 
 
@@ -128,3 +128,87 @@ def blockwise_attention(Q, K, V, mask=None, block_size=128):
         out[..., q_rows, :] = acc / np.where(seen, total, 1)
         lse[..., q_rows] = np.where(seen, m + np.log(np.where(seen, total, 1)), -np.inf)[..., 0]
     return out, lse
+
+
+def _check_block(out, lse, side):
+    """Convert one block's (out, lse) and check that they agree on n_q and that lse is finite or -inf."""
+    out = as_float_array(out, f"out_{side}")
+    lse = as_float_array(lse, f"lse_{side}")
+    require_ndim(out, f"out_{side}", 2, "(..., n_q, d_v)")
+    require_ndim(lse, f"lse_{side}", 1, "(..., n_q)")
+    if lse.shape[-1] != out.shape[-2]:
+        raise ValueError(
+            f"out_{side} (..., n_q, d_v) and lse_{side} (..., n_q) disagree on n_q: "
+            f"out_{side} {out.shape}, lse_{side} {lse.shape}"
+        )
+    if np.isnan(lse).any() or np.isposinf(lse).any():
+        raise ValueError(f"lse_{side} must be finite, or -inf where a query sees no key; got NaN or +inf")
+    return out, lse
+
+
+def merge_attention_blocks(out_a, lse_a, out_b, lse_b):
+    """Attention over the union of two disjoint key sets, from each set's output and log-sum-exp.
+
+    The batch dimensions of the four arrays broadcast; the results have their
+    common dtype (float32 stays float32).
+
+    Parameters
+    ----------
+    out_a : array_like of shape (..., n_q, d_v)
+        Attention output over key set a, as :func:`blockwise_attention` returns it.
+    lse_a : array_like of shape (..., n_q)
+        Log-sum-exp of each query's scaled scores over key set a; ``-inf``
+        where the query attends to no key of a.
+    out_b : array_like of shape (..., n_q, d_v)
+        The same for key set b, disjoint from a.
+    lse_b : array_like of shape (..., n_q)
+
+    Returns
+    -------
+    out : ndarray of shape (..., n_q, d_v)
+        Attention output over the keys of a and b together.
+    lse : ndarray of shape (..., n_q)
+        Log-sum-exp over the keys of a and b; ``-inf`` (with a zero output)
+        where both are ``-inf``.
+
+    Notes
+    -----
+    With :math:`\\ell = e^{\\text{lse}}`, a block's output is its unnormalised
+    output divided by :math:`\\ell`, so the union's output is the
+    :math:`\\ell`-weighted mean of the two. Dividing every :math:`\\ell` by
+    :math:`e^m` keeps the exponentials in [0, 1]:
+
+    .. math:: m = \\max(\\text{lse}_a, \\text{lse}_b), \\quad
+              w_a = e^{\\text{lse}_a - m}, \\quad w_b = e^{\\text{lse}_b - m}, \\quad
+              \\text{out} = \\frac{w_a\\, \\text{out}_a + w_b\\, \\text{out}_b}{w_a + w_b}, \\quad
+              \\text{lse} = m + \\log(w_a + w_b)
+
+    A side with :math:`\\text{lse} = -\\infty` gets :math:`w = 0`; when both do,
+    :math:`m` is replaced by 0, the output is zero and the lse stays
+    :math:`-\\infty`. Merging is commutative and associative, so a sequence of
+    key blocks can be merged in any order (as across devices in ring attention).
+    """
+    out_a, lse_a = _check_block(out_a, lse_a, "a")
+    out_b, lse_b = _check_block(out_b, lse_b, "b")
+    if out_a.shape[-2:] != out_b.shape[-2:]:
+        raise ValueError(
+            f"the blocks disagree on (n_q, d_v): out_a {out_a.shape}, out_b {out_b.shape}"
+        )
+    try:
+        np.broadcast_shapes(out_a.shape[:-2], lse_a.shape[:-1], out_b.shape[:-2], lse_b.shape[:-1])
+    except ValueError:
+        raise ValueError(
+            f"batch dimensions do not broadcast: out_a {out_a.shape}, lse_a {lse_a.shape}, "
+            f"out_b {out_b.shape}, lse_b {lse_b.shape}"
+        ) from None
+    dtype = np.result_type(out_a, lse_a, out_b, lse_b)
+    shift = _shift(np.maximum(lse_a, lse_b))  # (..., n_q): m, or 0 where both are -inf
+    w_a = np.exp(lse_a - shift)  # (..., n_q), in [0, 1]
+    w_b = np.exp(lse_b - shift)  # (..., n_q), in [0, 1]
+    total = w_a + w_b  # in [1, 2], or 0 where both are -inf
+    seen = total > 0
+    total = np.where(seen, total, 1)
+    out = (w_a / total)[..., None] * out_a + (w_b / total)[..., None] * out_b  # (..., n_q, d_v)
+    lse = np.where(seen, shift + np.log(total), -np.inf)  # (..., n_q), batch of lse_a and lse_b only
+    lse = np.broadcast_to(lse, out.shape[:-1]).astype(dtype)  # (..., n_q), a writable copy
+    return out.astype(dtype, copy=False), lse

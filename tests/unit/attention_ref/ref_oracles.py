@@ -53,6 +53,18 @@ def loop_attention(Q, K, V, mask=None, scale=None):
     return out, weights
 
 
+def central_differences(loss, x, eps=1e-6):
+    """Gradient of ``loss(x) -> float`` by central differences, one float64 entry of a copy of x at a time."""
+    x = np.array(x, dtype=np.float64)
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        plus, minus = x.copy(), x.copy()
+        plus[index] += eps
+        minus[index] -= eps
+        grad[index] = (loss(plus) - loss(minus)) / (2 * eps)
+    return grad
+
+
 def random_shapes(rng):
     """A batch shape and distinct n_q, n_k, d_k, d_v."""
     batch = tuple(int(s) for s in rng.integers(1, 4, size=rng.integers(0, 3)))
