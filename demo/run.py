@@ -180,7 +180,10 @@ def demo(course_dir=DEMO_DIR, *, jobs=2, cell_timeout=10.0, seed=None, out=sys.s
     results = autograde([ASSIGNMENT], course_dir=course_dir, jobs=jobs, seed=seed,
                           limits=Limits(cell_timeout=cell_timeout))
     lap("autograde")
-    files = {"feedback": feedback([ASSIGNMENT], course_dir=course_dir)}
+    handed_back = feedback([ASSIGNMENT], course_dir=course_dir)
+    files = {"feedback": handed_back.written}
+    for line in handed_back.withheld:
+        say(f"   feedback withheld: {line}")
     lap("feedback")
     files["export"] = export(course_dir / "export", course_dir=course_dir)
     lap("export")

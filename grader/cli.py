@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     autograde.add_argument("--student", action="append", help="grade only this student (repeatable)")
     autograde.add_argument("--timeout", type=float, default=Limits.cell_timeout,
                            help="seconds one cell may run (default: %(default)s)")
+    autograde.add_argument("--notebook-timeout", type=float, default=Limits.notebook_timeout,
+                           help="seconds all the cells of one notebook may run, replays after a crash "
+                                "included (default: %(default)s)")
     autograde.add_argument("--memory", type=float, default=Limits.memory / 2**20,
                            help="memory limit of one kernel in MiB (default: %(default)g)")
     autograde.add_argument("--output-limit", type=int, default=Limits.output,
@@ -159,8 +162,8 @@ def run_collect(args) -> int:
 def run_autograde(args) -> int:
     from .pipeline.autograde import autograde, format_table
 
-    limits = Limits(cell_timeout=args.timeout, memory=int(args.memory * 2**20), output=args.output_limit,
-                    retries=args.retries)
+    limits = Limits(cell_timeout=args.timeout, notebook_timeout=args.notebook_timeout,
+                    memory=int(args.memory * 2**20), output=args.output_limit, retries=args.retries)
     results = autograde(args.assignments, course_dir=args.course_dir, jobs=args.jobs,
                         students=args.student, seed=args.seed, limits=limits, db_url=args.db_url)
     print(format_table(results))
@@ -173,9 +176,12 @@ def run_autograde(args) -> int:
 def run_feedback(args) -> int:
     from .pipeline.feedback import feedback
 
-    for path in feedback(args.assignments, course_dir=args.course_dir, db_url=args.db_url):
+    result = feedback(args.assignments, course_dir=args.course_dir, db_url=args.db_url)
+    for path in result.written:
         print(f"feedback {path}")
-    return 0
+    for line in result.withheld:
+        print(f"withheld {line}", file=sys.stderr)
+    return 1 if result.withheld else 0
 
 
 def run_export(args) -> int:

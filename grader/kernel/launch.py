@@ -1,9 +1,16 @@
-"""Launch a grading kernel: resource limits first, then the recorder, then ipykernel.
+"""Launch a grading kernel: working folder and limits first, then the recorder, then ipykernel.
 
-``python -m grader.kernel.launch --memory BYTES -f CONNECTION_FILE`` is the command the
-grader's kernel manager runs (inside the sandbox when there is one). Importing
-:mod:`grader.kernel.recorder` before any learner code lets it take its snapshot of NumPy and
-the builtins, so that a later replacement is reported.
+``python -m grader.kernel.launch --memory BYTES [--no-fork] [--copy-from DIR] -f CONNECTION_FILE``
+is the command the grader's kernel manager runs (inside the sandbox when there is one). In
+order, before any learner code runs:
+
+1. the submission's files are copied from ``DIR`` (read-only in the sandbox) into a working
+   folder in the kernel's private /tmp, which becomes the current folder;
+2. limits: address space (a memory bomb becomes a MemoryError), size of a written file, and
+   no child process at all (:mod:`grader.kernel.nofork`; threads are allowed);
+3. :mod:`grader.kernel.recorder` is imported, taking its snapshot of NumPy and the builtins
+   so that a later replacement is reported;
+4. ipykernel starts.
 """
 
 from __future__ import annotations
@@ -12,7 +19,10 @@ import argparse
 import importlib.abc
 import os
 import resource
+import shutil
 import sys
+
+from grader.kernel.nofork import forbid_new_processes
 
 #: The packages of the trusted side; only ``grader.kernel`` (this folder) is allowed in a kernel.
 TRUSTED = ("attention_ref", "grader")
@@ -47,18 +57,33 @@ def set_limits(memory_bytes: int, file_bytes: int = 64 * 2**20) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (file_bytes, file_bytes))
 
 
+def enter_workdir(source: str, target: str = "/tmp/work") -> None:
+    """Copy the regular files of ``source`` into a fresh ``target`` folder and work there."""
+    os.makedirs(target, exist_ok=True)
+    for entry in os.scandir(source):
+        if entry.is_file(follow_symlinks=False):
+            shutil.copyfile(entry.path, os.path.join(target, entry.name))
+    os.chdir(target)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--memory", type=int, default=0, help="address-space limit in bytes (0: none)")
     parser.add_argument("--block-imports", action="store_true",
                         help="refuse imports of the reference and the trusted grader")
+    parser.add_argument("--no-fork", action="store_true", help="forbid child processes (Linux)")
+    parser.add_argument("--copy-from", metavar="DIR", help="the submission's files, copied to /tmp/work")
     parser.add_argument("-f", dest="connection_file", required=True)
     args, kernel_args = parser.parse_known_args(argv)
+    if args.copy_from:
+        enter_workdir(args.copy_from)
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(name, "1")  # one core per kernel: graders run several side by side
     # Figures go into the notebook, as in JupyterLab, whatever imports matplotlib first.
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     set_limits(args.memory)
+    if args.no_fork:
+        forbid_new_processes()  # an OSError here stops the kernel: grading never goes on without it
     if args.block_imports:
         sys.meta_path.insert(0, ImportBlocker())
     from ipykernel import kernelapp

@@ -128,6 +128,7 @@ def grade_submission(submission: Submission, *, solutions, seed: int, limits: Li
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(graded.notebook, path)
     result.exercises = graded.results
+    result.signals = graded.signals
     result.incidents = [_results.Incident(grade_id(graded.notebook.cells[e.index]) or
                                           graded.notebook.cells[e.index].get("id") or "?", e.kind, e.detail)
                         for e in graded.events]
@@ -170,6 +171,16 @@ def ensure_assignments(names, *, course_dir, db_url=None, solutions=_course.SOLU
             release(missing, solutions=solutions, notebooks=Path(folder) / "release",
                     course_dir=course_dir, db_url=db_url)
     return missing
+
+
+def _forget(db_url, course_dir, result):
+    """Remove every trace of a submission nbgrader failed on: no partial grade stays behind."""
+    with Gradebook(db_url) as gb:
+        try:
+            gb.remove_submission(result.assignment, result.student)
+        except MissingEntry:
+            pass
+    shutil.rmtree(Path(course_dir) / "autograded" / result.student / result.assignment, ignore_errors=True)
 
 
 def _score(db_url, assignment, student):
@@ -306,6 +317,7 @@ def _score_one(api, url, course_dir, result, bar):
         else:
             result.status = "error"
             result.reason = "nbgrader autograde failed: " + (outcome.get("error") or "")[-500:]
+            _forget(url, course_dir, result)
     _results.save(course_dir, result)
     if bar is not None:
         bar.update(describe(result))

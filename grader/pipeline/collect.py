@@ -5,9 +5,9 @@ submission. Its student id and assignment come from its path, by the first rule
 that applies (assignment names are the folders of ``solutions/``, matched
 case-insensitively; the longest name wins when several fit):
 
-1. nbgrader's tree: ``<student>/<assignment>/<assignment>.ipynb`` anywhere
-   under ``DIR`` (so ``DIR/submitted/<student>/<assignment>/...`` too). A
-   ``timestamp.txt`` beside the notebook gives the submission time.
+1. nbgrader's tree: ``<student>/<assignment>/<assignment>.ipynb`` at the top of ``DIR``
+   (so ``DIR`` may be a course's ``submitted/`` folder); deeper in ``DIR`` such a path is
+   not trusted to name a student.
 2. Canvas: ``<login>[_late]_<userid>_<submissionid>_<file>.ipynb`` where
    ``<file>`` contains an assignment name (Canvas appends ``-N`` on
    resubmission: ``<assignment>-1``). The student id is the login.
@@ -18,13 +18,16 @@ case-insensitively; the longest name wins when several fit):
 A browser's copy suffix (``name (1).ipynb``) is ignored. Hidden files and
 folders (``.ipynb_checkpoints``, ``.DS_Store``), ``__MACOSX`` folders and the
 destination ``submitted/`` folder itself (when it lies inside ``DIR``) are not
-searched. Only notebooks are copied: every other file is reported as skipped.
+searched. Symbolic links are never followed: each is reported as skipped. Only
+notebooks are copied: every other file is reported as skipped.
 
-Student ids become nbgrader folder names and gradebook keys, so they are
-normalised conservatively — Unicode NFC, surrounding whitespace stripped,
-lower case, inner runs of whitespace turned into ``_`` — and must then consist
-of letters, digits (any script) and ``. _ - @ +``, not start with ``.`` or
-``-`` and have at most 128 characters; any other id is rejected with a reason.
+Student ids become nbgrader folder names, gradebook keys and spreadsheet cells, so they
+are normalised conservatively — Unicode NFKC (full-width letters and the Kelvin sign
+become the letters they look like), surrounding whitespace stripped, case folded, inner
+runs of whitespace turned into ``_`` — and must then consist of letters, digits (any
+script) and ``. _ - @ +``, not start with ``.``, ``-``, ``+`` or ``@`` (nor ``=``: a
+spreadsheet would read the id as a formula) and have at most 128 characters; any other id
+is rejected with a reason.
 
 A file is skipped, with a one-line reason, never stopping the run, when it is
 not a notebook (other extension, or JSON without notebook cells), holds corrupt
@@ -36,22 +39,23 @@ student and assignment the most recent is kept (submission time; ties: the
 later path in sorted order) and the others are reported as ``duplicate of``
 it.
 
-Each kept file is copied unchanged (``shutil.copy2``) to
+Each kept file is copied byte for byte (the bytes that were checked) to
 ``<course_dir>/submitted/<student>/<assignment>/<assignment>.ipynb``, replacing
-what is there, with ``timestamp.txt`` holding its submission time (from
-``timestamp.txt`` for nbgrader trees, else the file's modification time) in
-nbgrader's format, ``2024-05-01 14:03:07.000000 UTC``. Running collect twice
-on the same folder writes the same files again.
+what is there, with ``timestamp.txt`` holding its submission time in nbgrader's
+format, ``2024-05-01 14:03:07.000000 UTC``: the file's modification time in the
+download. A ``timestamp.txt`` found inside a student's folder is never trusted (a
+student can write one). Running collect twice on the same folder writes the same
+files again.
 """
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
+import errno
 import json
 import os
 import re
-import shutil
 import unicodedata
 import warnings
 from dataclasses import dataclass, field
@@ -59,7 +63,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 import nbformat
-from nbgrader.utils import parse_utc
 
 from ..errors import CollectError, GraderError
 from ..runtime.notebook import grade_id
@@ -72,6 +75,8 @@ TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"
 STUDENT_ID_MAX = 128
 #: Characters allowed in a student id besides letters and digits.
 STUDENT_ID_PUNCTUATION = "._-@+"
+#: Characters a student id must not start with: dot files, options, and spreadsheet formulas.
+ID_BAD_START = ".-+@="
 #: Folders never searched (besides hidden ones): archive tools' metadata.
 IGNORED_FOLDERS = frozenset({"__MACOSX"})
 #: Extensions whose "not a notebook" reason suggests unpacking.
@@ -114,6 +119,7 @@ class _Candidate(NamedTuple):
     assignment: str
     origin: Path
     time: dt.datetime
+    raw: bytes
 
 
 # ----------------------------------------------------------------------------- names
@@ -130,23 +136,25 @@ def normalise_student_id(raw):
     Returns
     -------
     str
-        NFC-normalised, stripped, lower case, inner whitespace runs turned into ``_``.
+        NFKC-normalised, stripped, case-folded, inner whitespace runs turned into ``_``.
 
     Raises
     ------
     SkipFile
-        When the result is empty, too long, starts with ``.`` or ``-`` or holds a
-        character other than a letter, a digit or one of ``. _ - @ +``.
+        When the result is empty, too long, starts with ``. - + @ =`` or holds a control
+        character or a character other than a letter, a digit or one of ``. _ - @ +``.
     """
-    text = re.sub(r"\s+", "_", unicodedata.normalize("NFC", raw).strip().lower())
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in raw):
+        raise SkipFile(f"unusable student id {raw!r}: it holds control characters")
+    text = re.sub(r"\s+", "_", unicodedata.normalize("NFKC", raw).strip().casefold())
     if not text:
         raise SkipFile("no student id in the file name")
+    if text[0] in ID_BAD_START:
+        raise SkipFile(f"unusable student id {raw!r}: must not start with {text[0]!r}")
     bad = sorted({c for c in text if not (c.isalnum() or c in STUDENT_ID_PUNCTUATION)})
     if bad:
         raise SkipFile(f"unusable student id {raw!r}: {''.join(bad)!r} not allowed "
                        f"(letters, digits and {STUDENT_ID_PUNCTUATION} only)")
-    if text[0] in ".-":
-        raise SkipFile(f"unusable student id {raw!r}: must not start with {text[0]!r}")
     if len(text) > STUDENT_ID_MAX:
         raise SkipFile(f"unusable student id {raw!r}: longer than {STUDENT_ID_MAX} characters")
     return text
@@ -189,6 +197,9 @@ def parse_path(relative, known):
         if len(folders) < 2:
             raise SkipFile(f"no student id: {folders[-1]}/{relative.name} lies directly in the collected "
                            "folder (nbgrader's tree is <student>/<assignment>/<assignment>.ipynb)")
+        if len(folders) > 2:
+            raise SkipFile("an nbgrader tree below the top of the collected folder: its path does not "
+                           "name a student (collect the tree's own submitted/ folder instead)")
         return folders[-2], by_lower[stem]
 
     canvas = _CANVAS.match(stem)
@@ -218,7 +229,19 @@ def parse_path(relative, known):
 # -------------------------------------------------------------------------- contents
 
 
-def read_notebook(path):
+def read_bytes(path) -> bytes:
+    """The file's bytes, never through a symbolic link (even one put there after it was listed)."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise SkipFile("a symbolic link: not followed") from None
+        raise SkipFile(f"unreadable ({error.strerror or error})") from None
+    with os.fdopen(descriptor, "rb") as handle:
+        return handle.read()
+
+
+def read_notebook(path, raw: bytes | None = None):
     """The notebook's JSON as a dict, checked against the nbformat 4 schema.
 
     Raises
@@ -226,10 +249,7 @@ def read_notebook(path):
     SkipFile
         ``corrupt JSON``, ``not a notebook`` (JSON without cells) or ``invalid notebook``.
     """
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as error:
-        raise SkipFile(f"unreadable ({error.strerror or error})") from None
+    raw = read_bytes(path) if raw is None else raw
     try:
         data = json.loads(raw)
     except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
@@ -286,43 +306,43 @@ def format_timestamp(time):
 
 
 def submission_time(path):
-    """When the notebook at ``path`` was handed in (aware, UTC).
+    """When the notebook at ``path`` was handed in (aware, UTC): its modification time in the download.
 
-    ``timestamp.txt`` in its folder when that is nbgrader's ``<assignment>/<assignment>.ipynb``
-    and the file parses, else the notebook's modification time.
+    A ``timestamp.txt`` beside it is ignored: it lies inside the student's folder, where the
+    student could have written it.
     """
-    path = Path(path)
-    stamp = path.parent / "timestamp.txt"
-    if path.parent.name == path.stem and stamp.is_file():
-        try:
-            return parse_utc(stamp.read_text().strip()).replace(tzinfo=dt.UTC)
-        except (ValueError, OverflowError, OSError, AttributeError):
-            pass
-    return dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC)
+    return dt.datetime.fromtimestamp(os.lstat(path).st_mtime, tz=dt.UTC)
 
 
 # ---------------------------------------------------------------------------- search
 
 
 def _files(root, exclude):
-    """Every file under ``root`` (sorted), without hidden entries, ``__MACOSX`` and ``exclude``."""
+    """Every file under ``root`` (sorted), without hidden entries, ``__MACOSX`` and ``exclude``.
+
+    Symbolic links (to files or folders) are yielded as they are, never followed, so that
+    they are reported.
+    """
     for folder, subfolders, names in os.walk(root):
+        links = [d for d in subfolders if os.path.islink(os.path.join(folder, d))]
         subfolders[:] = sorted(
             d for d in subfolders
-            if not d.startswith(".") and d not in IGNORED_FOLDERS
+            if d not in links and not d.startswith(".") and d not in IGNORED_FOLDERS
             and (exclude is None or Path(folder, d).resolve() != exclude))
-        for name in sorted(names):
+        for name in sorted([*names, *links]):
             if not name.startswith("."):
                 yield Path(folder) / name
 
 
 def _is_tree_timestamp(path):
-    """Is ``path`` the ``timestamp.txt`` of an nbgrader assignment folder (read, not reported)?"""
+    """Is ``path`` the ``timestamp.txt`` of an nbgrader assignment folder (not trusted, not reported)?"""
     return path.name == "timestamp.txt" and (path.parent / f"{path.parent.name}.ipynb").is_file()
 
 
 def _candidate(path, root, known, selected, prints):
     """The submission a file is, or SkipFile with the reason."""
+    if path.is_symlink():
+        raise SkipFile("a symbolic link: not followed")
     if path.suffix.lower() != ".ipynb":
         kind = f"{path.suffix} file" if path.suffix else "no .ipynb extension"
         hint = "; unpack archives first" if path.suffix.lower() in ARCHIVES else ""
@@ -331,14 +351,15 @@ def _candidate(path, root, known, selected, prints):
     student = normalise_student_id(raw_student)
     if assignment not in selected:
         raise SkipFile(f"assignment {assignment} not selected (--assignment {' '.join(selected)})")
-    notebook = read_notebook(path)
+    raw = read_bytes(path)
+    notebook = read_notebook(path, raw)
     belongs = owners(grade_ids(notebook), prints)
     if not belongs:
         raise SkipFile(f"wrong assignment: named {assignment} but none of its cells belong to any "
                        "assignment of the course (no matching nbgrader grade ids)")
     if assignment not in belongs:
         raise SkipFile(f"wrong assignment: named {assignment} but its cells belong to {' or '.join(belongs)}")
-    return _Candidate(student, assignment, path, submission_time(path))
+    return _Candidate(student, assignment, path, submission_time(path), raw)
 
 
 def _write(candidate, submitted):
@@ -347,7 +368,8 @@ def _write(candidate, submitted):
     destination = folder / f"{candidate.assignment}.ipynb"
     folder.mkdir(parents=True, exist_ok=True)
     if not (destination.exists() and destination.samefile(candidate.origin)):
-        shutil.copy2(candidate.origin, destination)
+        destination.unlink(missing_ok=True)  # never write through a link left in the course folder
+        destination.write_bytes(candidate.raw)
     (folder / "timestamp.txt").write_text(format_timestamp(candidate.time) + "\n")
     return destination
 

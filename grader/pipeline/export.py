@@ -5,6 +5,9 @@
 - ``exercises-<assignment>.csv`` — one row per student, one column per graded
   cell (autograded exercises and written answers, in notebook order), then the
   total; an empty field means no submission, or a written answer not graded yet.
+
+Every cell that a spreadsheet would read as a formula (``=``, ``+``, ``-``, ``@`` first)
+is written with a leading ``'``, whatever produced it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,40 @@ from ..errors import ExportError
 from ..runtime.notebook import grade_id
 from ..sources import read_source, source_path
 from . import course as _course
+
+#: First characters that make a spreadsheet read a cell as a formula (CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value) -> str:
+    """``value`` as a CSV cell a spreadsheet shows as text: a formula-like text gets a leading ``'``.
+
+    Numbers (``-0.5``, ``3``) are left as they are.
+    """
+    text = "" if value is None else str(value)
+    if text.startswith(FORMULA_START):
+        try:
+            float(text)
+        except ValueError:
+            return "'" + text
+    return text
+
+
+def write_csv(path: Path, header: list[str], rows: list[dict]) -> Path:
+    """Write rows under a header, every cell made :func:`spreadsheet_safe`."""
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([spreadsheet_safe(h) for h in header])
+        writer.writerows([[spreadsheet_safe(row.get(h, "")) for h in header] for row in rows])
+    return path
+
+
+def _neutralise(path: Path) -> None:
+    """Rewrite a CSV file (nbgrader's grades.csv) with every cell made :func:`spreadsheet_safe`."""
+    with path.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    with path.open("w", newline="") as handle:
+        csv.writer(handle).writerows([[spreadsheet_safe(cell) for cell in row] for row in rows])
 
 
 def graded_cells(source):
@@ -86,14 +123,10 @@ def export(out_dir, *, course_dir=_course.COURSE, db_url=None, solutions=_course
     written = [out_dir / "grades.csv"]
     with Gradebook(url) as gb:
         CsvExportPlugin(to=str(written[0])).export(gb)
+        _neutralise(written[0])
         for assignment in sorted(a.name for a in gb.assignments):
             if not source_path(assignment, solutions).is_file():
                 continue
             header, rows = exercise_table(gb, assignment, read_source(assignment, solutions))
-            path = out_dir / f"exercises-{assignment}.csv"
-            with path.open("w", newline="") as handle:
-                writer = csv.DictWriter(handle, fieldnames=header)
-                writer.writeheader()
-                writer.writerows(rows)
-            written.append(path)
+            written.append(write_csv(out_dir / f"exercises-{assignment}.csv", header, rows))
     return written

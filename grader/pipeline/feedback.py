@@ -1,24 +1,30 @@
 """``python -m grader feedback``: per-student HTML feedback with nbgrader, hidden tests removed.
 
-nbgrader's ``generate_feedback`` renders each autograded notebook: the learner's
-answers, their plots, and in each test cell the grader's verdict (the named
-mistake and its hint). Its pipeline gets nbgrader's ``ClearHiddenTests`` in
-front, and every file written is then searched for the hidden tests' source;
-a file that contains any of it is deleted and reported, never handed back.
+nbgrader's ``generate_feedback`` renders each autograded notebook, one student at a
+time: the learner's answers, their plots, and in each test cell the grader's verdict (the
+named mistake and its hint). Its pipeline gets nbgrader's ``ClearHiddenTests`` in front and
+renders learner content inert (:mod:`grader.pipeline.inert`); every file written is then
+searched for the hidden tests' source and for active content, and a file that holds any is
+deleted and reported, never handed back.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import nbformat
+from nbconvert.exporters import HTMLExporter
 from nbgrader.apps import NbGraderAPI
 
 from ..errors import FeedbackError
 from ..sources import read_source
 from . import course as _course
-from .nbgrader_bridge import feedback_config, quiet_nbgrader
+from . import inert
+from .nbgrader_bridge import NBGRADER_TEMPLATES, feedback_config, quiet_nbgrader
 
 _MARKERS = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 
@@ -62,8 +68,50 @@ def leaks(html_text, forbidden):
     return sorted(line for line in forbidden if line in text or line.replace(" ", "") in squeezed)
 
 
-def feedback(assignments=None, *, course_dir=_course.COURSE, db_url=None, solutions=_course.SOLUTIONS):
-    """Generate the feedback HTML of every autograded submission.
+#: The stylesheet nbgrader's feedback page inlines.
+BOOTSTRAP_CSS = NBGRADER_TEMPLATES.parent / "static" / "node_modules" / "bootstrap" / "dist" / "css"
+
+
+@functools.cache
+def template_scripts() -> frozenset:
+    """The scripts the feedback template itself puts on every page (MathJax and its settings)."""
+    config = feedback_config(_course.COURSE)
+    config.HTMLExporter.template_name = "feedback"  # as nbgrader's generate_feedback sets them
+    config.HTMLExporter.extra_template_basedirs = [str(NBGRADER_TEMPLATES)]
+    config.HTMLExporter.extra_template_paths = [str(BOOTSTRAP_CSS)]
+    page, _ = HTMLExporter(config=config).from_notebook_node(
+        nbformat.v4.new_notebook(), resources={"nbgrader": {"notebook": "x", "score": 0, "max_score": 0,
+                                                            "late_penalty": 0}})
+    return frozenset(inert.scripts(page))
+
+
+def _check_page(path, forbidden):
+    """Why a feedback page must not be handed out, or None."""
+    text = path.read_text(errors="replace")
+    found = leaks(text, forbidden)
+    if found:
+        return f"it showed hidden tests ({found[0]!r})"
+    active = inert.problems(text, template_scripts())
+    if active:
+        return f"it held active content ({active[0]})"
+    return None
+
+
+@dataclass
+class FeedbackResult:
+    """What ``feedback`` did: the pages written, and each page or student it could not hand out."""
+
+    written: list[Path] = field(default_factory=list)
+    withheld: list[str] = field(default_factory=list)
+
+
+def feedback(assignments=None, *, course_dir=_course.COURSE, db_url=None,
+             solutions=_course.SOLUTIONS) -> FeedbackResult:
+    """Generate the feedback HTML of every autograded submission, one student at a time.
+
+    A failure on one student's notebook, and every page that would show a hidden test or
+    hold active content, is reported for that student (the page is deleted); the others are
+    generated all the same.
 
     Parameters
     ----------
@@ -74,13 +122,14 @@ def feedback(assignments=None, *, course_dir=_course.COURSE, db_url=None, soluti
 
     Returns
     -------
-    list of pathlib.Path
-        The feedback files, ``<course_dir>/feedback/<student>/<assignment>/<assignment>.html``.
+    FeedbackResult
+        The files ``<course_dir>/feedback/<student>/<assignment>/<assignment>.html``, and a
+        line per page or student withheld.
 
     Raises
     ------
     FeedbackError
-        When nbgrader fails or a file showed hidden tests (that file is deleted first).
+        When there is nothing autograded.
     """
     course_dir = Path(course_dir).resolve()
     graded = sorted({p.parent.name for p in course_dir.glob("autograded/*/*/*.ipynb")})
@@ -89,22 +138,22 @@ def feedback(assignments=None, *, course_dir=_course.COURSE, db_url=None, soluti
         raise FeedbackError(f"nothing autograded in {course_dir / 'autograded'}; run autograde first")
     _course.nbgrader_environment()
     api = NbGraderAPI(config=feedback_config(course_dir, db_url=db_url, solutions=solutions))
-    written, leaked = [], []
+    result = FeedbackResult()
     for name in names:
-        with quiet_nbgrader():
-            result = api.generate_feedback(name, force=True)
-        if not result["success"]:
-            raise FeedbackError(f"nbgrader could not generate feedback for {name}:\n"
-                                f"{(result.get('error') or result.get('log') or '')[-2000:]}")
-        source = read_source(name, solutions)
-        forbidden = hidden_test_lines(source)
-        for path in sorted(course_dir.glob(f"feedback/*/{name}/*.html")):
-            found = leaks(path.read_text(errors="replace"), forbidden)
-            if found:
-                path.unlink()
-                leaked.append(f"{path}: {found[0]!r}")
-            else:
-                written.append(path)
-    if leaked:
-        raise FeedbackError("feedback withheld, it showed hidden tests:\n" + "\n".join(leaked))
-    return written
+        forbidden = hidden_test_lines(read_source(name, solutions))
+        for student in sorted(p.parent.name for p in course_dir.glob(f"autograded/*/{name}")):
+            with quiet_nbgrader():
+                outcome = api.generate_feedback(name, student_id=student, force=True)
+            if not outcome["success"]:
+                error = (outcome.get("error") or outcome.get("log") or "").strip().splitlines()
+                result.withheld.append(f"{student} {name}: nbgrader could not generate the feedback "
+                                       f"({error[-1] if error else 'no message'})")
+                continue
+            for path in sorted(course_dir.glob(f"feedback/{student}/{name}/*.html")):
+                reason = _check_page(path, forbidden)
+                if reason:
+                    path.unlink()
+                    result.withheld.append(f"{student} {name}: {path.name} withheld: {reason}")
+                else:
+                    result.written.append(path)
+    return result

@@ -1,13 +1,17 @@
-"""nbgrader stays the engine; these two preprocessors make it safe for a whole class.
+"""nbgrader stays the engine; these preprocessors make it safe for a whole class.
 
-- :class:`LoadPregraded` takes the place of nbgrader's ``Execute`` in its
-  autograde pipeline. The submission was already executed, in a sandbox and in
-  parallel, by :mod:`grader.pipeline.autograde`, and its test cells rewritten with the
-  trusted verdicts by :mod:`grader.runtime.verify`; this preprocessor loads that
-  notebook, so nbgrader's own SaveAutoGrades scores it and writes the gradebook
-  from one process only.
-- nbgrader's ``ClearHiddenTests`` is put in front of ``generate_feedback``, so
-  that the feedback HTML never shows the hidden tests' source.
+- :class:`RebuildFromSource` opens nbgrader's sanitizing: the submission is rebuilt on the
+  source's skeleton (:func:`grader.runtime.notebook.rebuild_from_source`), so grade cells,
+  their ids, points, types and order are the source's, and a forged, duplicated or retyped
+  graded cell never reaches nbgrader's scoring. nbgrader's own sanitizing follows.
+- :class:`LoadPregraded` takes the place of nbgrader's ``Execute``: the submission was
+  already executed, in a sandbox and in parallel, by :mod:`grader.pipeline.autograde`
+  (from the same rebuild), and its test cells judged by :mod:`grader.runtime.verify`; this
+  preprocessor copies those outputs into nbgrader's sanitized notebook, cell by cell, after
+  checking that the two notebooks have the same cells. nbgrader's SaveAutoGrades then scores
+  the sanitized notebook and writes the gradebook, from one process only.
+- nbgrader's ``ClearHiddenTests`` is put in front of ``generate_feedback``, so that the
+  feedback HTML never shows the hidden tests' source.
 """
 
 from __future__ import annotations
@@ -17,12 +21,20 @@ import warnings
 from pathlib import Path
 
 import nbformat
+import nbgrader
 from nbgrader.converters import Autograde, GenerateFeedback
 from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor
 from traitlets import Unicode
 
 from ..errors import MissingPregradedError
+from ..runtime.notebook import rebuild_from_source
+from ..sources import read_source
 from . import course as _course
+from .inert import MakeInert, clean_html
+
+#: nbgrader's own templates (its feedback page, which the inert one extends).
+NBGRADER_TEMPLATES = (Path(nbgrader.__file__).resolve().parent / "server_extensions" / "formgrader"
+                      / "templates")
 
 
 @contextlib.contextmanager
@@ -45,8 +57,19 @@ def pregraded_path(directory, assignment, student, notebook):
     return Path(directory) / assignment / student / f"{notebook}.ipynb"
 
 
+class RebuildFromSource(NbGraderPreprocessor):
+    """Rebuild the submission on its source's skeleton before nbgrader sanitizes it."""
+
+    solutions = Unicode("", help="Folder of the source notebooks").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        source = read_source(info["notebook"], self.solutions)
+        return rebuild_from_source(nb, source).notebook, resources
+
+
 class LoadPregraded(NbGraderPreprocessor):
-    """Replace the cells of the sanitized submission by its pre-graded version."""
+    """Copy the pre-graded outputs into nbgrader's sanitized notebook (which stays the one scored)."""
 
     directory = Unicode("", help="Folder of the pre-graded notebooks").tag(config=True)
 
@@ -57,7 +80,14 @@ class LoadPregraded(NbGraderPreprocessor):
             raise MissingPregradedError(f"no pre-graded notebook at {path}; run `python -m grader "
                                         "autograde`, not `nbgrader autograde`, with this configuration")
         graded = nbformat.read(path, as_version=4)
-        nb.cells = graded.cells
+        ours = [(c.get("id"), c.cell_type) for c in graded.cells]
+        theirs = [(c.get("id"), c.cell_type) for c in nb.cells]
+        if ours != theirs:
+            raise MissingPregradedError(f"the pre-graded notebook at {path} does not have the cells of "
+                                        "the submission nbgrader sanitized; grade it again")
+        for cell, done in zip(nb.cells, graded.cells, strict=True):
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = done.outputs, done.get("execution_count")
         return nb, resources
 
 
@@ -67,8 +97,12 @@ def _swap(preprocessors, old, new):
 
 def autograde_config(course_dir, pregraded_dir, *, db_url=None, solutions=_course.SOLUTIONS,
                      notebooks=_course.NOTEBOOKS):
-    """The course's nbgrader configuration, its ``Execute`` step replaced by :class:`LoadPregraded`."""
+    """The course's nbgrader configuration with :class:`RebuildFromSource` first in its sanitizing
+    and its ``Execute`` step replaced by :class:`LoadPregraded`."""
     config = _course.nbgrader_config(course_dir, solutions=solutions, notebooks=notebooks, db_url=db_url)
+    sanitize = Autograde.class_traits()["sanitize_preprocessors"].default()
+    config.Autograde.sanitize_preprocessors = [RebuildFromSource, *sanitize]
+    config.RebuildFromSource.solutions = str(Path(solutions).resolve())
     default = Autograde.class_traits()["autograde_preprocessors"].default()
     config.Autograde.autograde_preprocessors = _swap(list(default), Execute, LoadPregraded)
     config.LoadPregraded.directory = str(Path(pregraded_dir).resolve())
@@ -76,8 +110,15 @@ def autograde_config(course_dir, pregraded_dir, *, db_url=None, solutions=_cours
 
 
 def feedback_config(course_dir, *, db_url=None, solutions=_course.SOLUTIONS, notebooks=_course.NOTEBOOKS):
-    """The course's nbgrader configuration with hidden tests removed from the feedback."""
+    """The course's nbgrader configuration for feedback: hidden tests removed, learner content inert.
+
+    nbgrader's ``ClearHiddenTests`` runs first, then :class:`grader.pipeline.inert.MakeInert`;
+    nbconvert's own HTML sanitizing is on as well, its ``clean_html`` filter being
+    :func:`grader.pipeline.inert.clean_html` (nh3).
+    """
     config = _course.nbgrader_config(course_dir, solutions=solutions, notebooks=notebooks, db_url=db_url)
     default = GenerateFeedback.class_traits()["preprocessors"].default()
-    config.GenerateFeedback.preprocessors = [ClearHiddenTests, *default]
+    config.GenerateFeedback.preprocessors = [ClearHiddenTests, MakeInert, *default]
+    config.HTMLExporter.sanitize_html = True
+    config.HTMLExporter.filters = {"clean_html": clean_html}
     return config

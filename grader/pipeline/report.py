@@ -82,6 +82,8 @@ def class_statistics(results):
                 mistakes[(name, e.misconception)].append(r.student)
             for signal in e.signals:
                 tamper[(r.student, signal)].append(name)
+        for signal in r.signals:
+            tamper[(r.student, signal)].append("the notebook")
         incidents += [(r.student, i.cell, i.kind, i.detail) for i in r.incidents]
     ranked = sorted(mistakes.items(), key=lambda item: (-len(item[1]), item[0]))
     return {

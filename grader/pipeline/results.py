@@ -44,6 +44,9 @@ class SubmissionResult:
         Why it was not graded.
     exercises : list of ExerciseResult
     incidents : list of Incident
+    signals : list of str
+        Tampering seen in the notebook as a whole (cells compared with the source, the
+        learner's code read on the trusted side).
     score, max_score : float or None
         nbgrader's total (written answers included), once scored.
     cell_seconds, seconds : float
@@ -58,6 +61,7 @@ class SubmissionResult:
     reason: str = ""
     exercises: list[ExerciseResult] = field(default_factory=list)
     incidents: list[Incident] = field(default_factory=list)
+    signals: list[str] = field(default_factory=list)
     score: float | None = None
     max_score: float | None = None
     cell_seconds: float = 0.0
@@ -77,7 +81,8 @@ class SubmissionResult:
 
     @property
     def tamper_signals(self) -> list[str]:
-        return [s for e in self.exercises for s in e.signals]
+        """Every tamper signal: the notebook's, then each exercise's."""
+        return list(dict.fromkeys([*self.signals, *(s for e in self.exercises for s in e.signals)]))
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)

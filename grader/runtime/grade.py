@@ -13,10 +13,11 @@ class) both call :func:`grade_notebook`:
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -28,7 +29,8 @@ from ..checks import registry
 from ..kernel.recorder import CASES_ENV
 from ..sources import SOLUTIONS, read_source
 from .execute import CellEvent, execute_notebook
-from .notebook import find_assignment, locked_code, make_workdir, merge_with_source, read_notebook
+from .notebook import find_assignment, grade_id, locked_code, make_workdir, read_notebook, rebuild_from_source
+from .scan import scan_notebook
 from .verify import ExerciseResult, neutralise, verify_notebook
 
 
@@ -41,17 +43,23 @@ class Limits:
     cell_timeout : float
         Seconds one cell may run; a cell that runs longer is stopped (even if it ignores
         SIGINT) and costs only the exercises that need it.
+    notebook_timeout : float
+        Seconds all the cells of the notebook may run together, replays after a crash included.
     memory : int
         Address-space limit of a kernel, bytes.
     output : int
         Characters of output kept per cell.
+    notebook_output : int
+        Characters of output kept for the whole notebook (check records aside).
     retries : int
         Extra attempts to start a kernel that failed to start.
     """
 
     cell_timeout: float = 30.0
+    notebook_timeout: float = 600.0
     memory: int = 2 * 1024**3
     output: int = 1_000_000
+    notebook_output: int = 5_000_000
     retries: int = 2
 
 
@@ -73,12 +81,16 @@ class GradedNotebook:
         Timeouts, crashed kernels, truncated outputs, kernels that could not start.
     seed : int
         Seed of the hidden cases.
+    signals : list of str
+        Tampering seen in the notebook as a whole: its cells compared with the source, its
+        code read on the trusted side, check records outside the test cells.
     """
 
     notebook: NotebookNode
     results: list[ExerciseResult]
     events: list[CellEvent]
     seed: int
+    signals: list[str] = field(default_factory=list)
 
     @property
     def score(self) -> float:
@@ -138,17 +150,27 @@ def grade_notebook(learner: NotebookNode, source: NotebookNode, *, workdir: Path
     GradedNotebook
     """
     seed = secrets.randbelow(2**31) if seed is None else int(seed)
-    merged = merge_with_source(learner, source)
-    given = locked_code(merged)
-    neutral, plan = neutralise(merged, given)
+    rebuilt = rebuild_from_source(learner, source)
+    given = locked_code(rebuilt.notebook)
+    neutral, plan = neutralise(rebuilt.notebook, given)
     with tempfile.TemporaryDirectory(prefix="grader-cases-") as folder:
+        os.chmod(folder, 0o755)  # readable by a sandbox running as another user
         cases = write_cases(Path(folder) / "cases.json", plan, seed)
         executed, events = execute_notebook(
             neutral, workdir=workdir, env={CASES_ENV: str(cases)}, readonly=[cases],
-            cell_timeout=limits.cell_timeout, memory_limit=limits.memory, output_limit=limits.output,
-            sandbox=sandbox, hidden=hidden, start_attempts=limits.retries + 1)
-    graded, results = verify_notebook(executed, merged, plan, seed, given)
-    return GradedNotebook(graded, results, events, seed)
+            cell_timeout=limits.cell_timeout, notebook_timeout=limits.notebook_timeout,
+            memory_limit=limits.memory, output_limit=limits.output,
+            notebook_output_limit=limits.notebook_output, record_cells=set(plan), sandbox=sandbox,
+            hidden=hidden, start_attempts=limits.retries + 1)
+    graded, results = verify_notebook(executed, rebuilt.notebook, plan, seed, given)
+    signals = [*rebuilt.signals, *scan_notebook(rebuilt.notebook, source),
+               *(f"{_cell_name(graded, e.index)}: {e.detail}" for e in events if e.kind == "forged_record")]
+    return GradedNotebook(graded, results, events, seed, list(dict.fromkeys(signals)))
+
+
+def _cell_name(nb, index):
+    cell = nb.cells[index]
+    return grade_id(cell) or cell.get("id") or f"cell {index + 1}"
 
 
 def cell_seconds(nb: NotebookNode) -> float:
@@ -182,7 +204,8 @@ class CheckReport:
         return {"notebook": self.notebook, "assignment": self.assignment, "seed": self.graded.seed,
                 "score": self.graded.score, "max_score": self.graded.max_score,
                 "exercises": [{k: v for k, v in asdict(r).items() if k in REPORT_KEYS}
-                              for r in self.graded.results]}
+                              for r in self.graded.results],
+                "signals": list(self.graded.signals)}
 
     def text(self) -> str:
         """The human-readable report."""
@@ -196,6 +219,8 @@ class CheckReport:
                 lines += ["    " + line for line in r.feedback.splitlines()]
         lines += ["", f"Score: {self.graded.score:g} / {self.graded.max_score:g} "
                       "(autograded exercises; written answers are graded by your instructor)"]
+        if self.graded.signals:
+            lines += ["", "Reported to your instructor:"] + [f"  - {s}" for s in self.graded.signals]
         return "\n".join(lines)
 
 

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import shutil
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
+from nbgrader.preprocessors import ClearSolutions
 from nbgrader.utils import is_grade, is_locked, is_solution
 
 from ..errors import UsageError
-from ..sources import SOLUTIONS, assignments, source_path
+from ..sources import SOLUTIONS, assignments
 
 #: Files of the learner's folder copied next to the notebook when it runs (bytes).
 COPY_LIMIT = 20 * 2**20
@@ -83,8 +86,78 @@ def find_assignment(path: Path | str, solutions: Path | str = SOLUTIONS) -> str:
     raise UsageError(f"{path}: unknown assignment; expected one of: {', '.join(known) or '(none)'}")
 
 
-def merge_with_source(learner: NotebookNode, source: NotebookNode) -> NotebookNode:
-    """The learner's notebook with every locked cell restored from the source.
+#: Learner cells of their own (scratch work, extra plots) kept at the most; the rest are dropped.
+MAX_OWN_CELLS = 200
+#: What nbformat allows as a cell id.
+_CELL_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+#: Markers that nbgrader acts on, and what they become in a learner's text (no longer markers).
+_DEFUSED = {"BEGIN HIDDEN TESTS": "BEGIN_HIDDEN_TESTS", "END HIDDEN TESTS": "END_HIDDEN_TESTS",
+            "BEGIN SOLUTION": "BEGIN_SOLUTION", "END SOLUTION": "END_SOLUTION"}
+
+
+@dataclass
+class Rebuilt:
+    """A learner's notebook rebuilt on the source's skeleton.
+
+    Attributes
+    ----------
+    notebook : nbformat.NotebookNode
+        The notebook to grade: every graded and locked cell of the source, in the source's
+        order, with the source's metadata; the learner's answers in the answer cells; the
+        learner's own cells where they stood, without nbgrader metadata; no outputs.
+    signals : list of str
+        What was not as released: forged, duplicated, retyped or missing graded cells,
+        deleted locked cells. Reported to the instructor; none of it earns anything.
+    """
+
+    notebook: NotebookNode
+    signals: list[str] = field(default_factory=list)
+
+
+def released_answer(cell: NotebookNode) -> NotebookNode:
+    """The student version of a source answer cell (solution regions replaced by stubs)."""
+    released, _ = ClearSolutions().preprocess_cell(copy.deepcopy(cell), {"language": "python"}, 0)
+    return released
+
+
+def _own_cell(cell: NotebookNode) -> NotebookNode:
+    """A learner's cell as plain content: no nbgrader metadata, no outputs, markers defused."""
+    kind = cell.get("cell_type") if cell.get("cell_type") in ("code", "markdown", "raw") else "raw"
+    source = cell.get("source", "")
+    source = "".join(source) if isinstance(source, list) else str(source)
+    for marker, defused in _DEFUSED.items():
+        source = source.replace(marker, defused)
+    new = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell,
+           "raw": nbformat.v4.new_raw_cell}[kind](source)
+    new["id"] = cell.get("id")  # checked, and replaced if need be, when the notebook is assembled
+    return new
+
+
+def _answer(source_cell: NotebookNode, learner_cell: NotebookNode) -> NotebookNode:
+    """The source's answer cell (metadata, type, id) holding the learner's answer."""
+    new = copy.deepcopy(source_cell)
+    new.source = _own_cell(learner_cell).source
+    if new.cell_type == "code":
+        new.outputs, new.execution_count = [], None
+    return new
+
+
+def _source_copy(cell: NotebookNode) -> NotebookNode:
+    new = copy.deepcopy(cell)
+    if new.cell_type == "code":
+        new.outputs, new.execution_count = [], None
+    return new
+
+
+def rebuild_from_source(learner: NotebookNode, source: NotebookNode) -> Rebuilt:
+    """Rebuild a learner's notebook on the source's skeleton, so that only answers come from the learner.
+
+    Every cell nbgrader tracks in the source (answers, tests, given code, locked text) is
+    placed in the source's order with the source's metadata and type; locked cells hold the
+    source's text, answer cells the learner's (the released stub when the learner's is
+    missing or of another type). The learner's own cells keep their place after the graded
+    cell that preceded them, as plain cells. Grade ids the source does not have, second copies
+    of a graded cell and graded cells of another type earn nothing and are reported.
 
     Parameters
     ----------
@@ -92,27 +165,60 @@ def merge_with_source(learner: NotebookNode, source: NotebookNode) -> NotebookNo
 
     Returns
     -------
-    nbformat.NotebookNode
-        Learner cells in the learner's order; cells locked in the source (test cells with
-        their hidden checks, instructions, given code) replaced by the source's; test cells
-        the learner deleted put back at the end; outputs cleared.
+    Rebuilt
     """
-    locked = {grade_id(c): c for c in source.cells if grade_id(c) and (is_locked(c) or is_test_cell(c))}
-    merged = nbformat.v4.new_notebook(metadata=copy.deepcopy(source.metadata))
-    seen = set()
+    tracked = {grade_id(c): c for c in source.cells if grade_id(c)}
+    signals, seen = [], {}
+    following = {None: []}  # grade id of the tracked cell before (None: the start) -> own cells
+    anchor, own = None, 0
     for cell in learner.cells:
         gid = grade_id(cell)
-        if gid in locked:
-            cell = locked[gid]
-            seen.add(gid)
-        new = copy.deepcopy(cell)
-        if new.cell_type == "code":
-            new.outputs, new.execution_count = [], None
-        merged.cells.append(new)
-    for gid, cell in locked.items():
-        if gid not in seen and is_test_cell(cell):
-            merged.cells.append(copy.deepcopy(cell))
-    return merged
+        if gid is not None and gid in tracked and gid not in seen:
+            seen[gid] = cell
+            anchor = gid
+            following.setdefault(gid, [])
+            continue
+        if gid is not None:
+            what = (f"a second copy of graded cell {gid}" if gid in tracked
+                    else f"a cell with grade id {gid!r}, which the assignment does not have")
+            if is_test_cell(cell) or is_grade(cell) or is_locked(cell):
+                signals.append(f"{what} (its metadata claims points or a lock) was dropped")
+                continue
+            signals.append(f"{what} was kept as an ordinary cell")
+        if own >= MAX_OWN_CELLS:
+            signals.append(f"more than {MAX_OWN_CELLS} cells of the learner's own: the rest were dropped")
+            break
+        own += 1
+        following[anchor].append(_own_cell(cell))
+    cells = list(following[None])
+    for source_cell in source.cells:
+        gid = grade_id(source_cell)
+        if gid is None:
+            continue  # the source's untracked cells (text, plots) are the learner's to keep or edit
+        learner_cell = seen.get(gid)
+        if is_answer_cell(source_cell):
+            if learner_cell is None:
+                signals.append(f"the answer cell {gid} was missing; an empty one was put back")
+                cells.append(_source_copy(released_answer(source_cell)))
+            elif learner_cell.get("cell_type") != source_cell.cell_type:
+                signals.append(f"the answer cell {gid} was turned into a {learner_cell.get('cell_type')} "
+                               "cell; its content was not graded")
+                cells.append(_source_copy(released_answer(source_cell)))
+            else:
+                cells.append(_answer(source_cell, learner_cell))
+        else:
+            if learner_cell is None and (is_test_cell(source_cell) or source_cell.cell_type == "code"):
+                signals.append(f"the locked cell {gid} was deleted; the source's was put back")
+            cells.append(_source_copy(source_cell))
+        cells += following.get(gid, [])
+    ids = set()
+    for index, cell in enumerate(cells):  # unique, valid and the same every time the notebook is rebuilt
+        if not (isinstance(cell.get("id"), str) and _CELL_ID.fullmatch(cell["id"])) or cell["id"] in ids:
+            cell["id"] = next(f"cell-{index}-{n}" for n in range(len(cells) + 1)
+                              if f"cell-{index}-{n}" not in ids)
+        ids.add(cell["id"])
+    notebook = nbformat.v4.new_notebook(metadata=copy.deepcopy(source.metadata), cells=cells)
+    return Rebuilt(notebook, signals)
 
 
 def make_workdir(notebook_path: Path | str) -> Path:
@@ -129,7 +235,3 @@ def make_workdir(notebook_path: Path | str) -> Path:
             shutil.copy2(item, work / item.name)
             budget -= item.stat().st_size
     return work
-
-
-__all__ = ["COPY_LIMIT", "find_assignment", "grade_id", "is_answer_cell", "is_locked", "is_test_cell",
-           "locked_code", "make_workdir", "merge_with_source", "read_notebook", "source_path"]

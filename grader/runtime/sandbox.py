@@ -1,17 +1,27 @@
-"""Keep learner code away from the reference, the trusted grader and everyone else's files.
+"""Keep learner code away from the reference, the trusted grader, the host and everyone else's files.
 
-On Linux with bubblewrap (Debian/Ubuntu package ``bubblewrap``) the kernel runs
-in a private mount, PID and network namespace: the project folder, ``$HOME``
-and ``/tmp`` are hidden, the Python environment is read-only, and only the
-submission's own working folder is writable. Its ``sys.path`` starts with a
-*safe site*: a copy of the kernel side (:mod:`grader.kernel`, copied whole) and
-of the student package ``attention_course`` — no reference computation, no
-case generator, no verdict code.
+On Linux with bubblewrap (Debian/Ubuntu package ``bubblewrap``) a grading kernel runs in
+private mount, PID, network, IPC and user namespaces built as an **allow-list**: it sees
 
-Elsewhere (macOS, Windows, containers that forbid user namespaces) the kernel
-runs unsandboxed with an import blocker; that stops ordinary imports of the
-reference but not a learner who reads its files by path, which is why
-verdicts never trust the kernel and instructors should grade on Linux.
+- the system's programs and libraries (``/usr`` and the few files of ``/etc`` the dynamic
+  loader and fonts need), read-only;
+- the Python installation and the environment's packages, read-only — with the trusted
+  packages (``attention_ref``, ``grader``) hidden wherever they are installed;
+- the *safe site*, first on its ``sys.path``: a copy of the student package
+  ``attention_course`` and of the kernel side ``grader/kernel`` (:data:`KERNEL_VISIBLE`);
+- the submission's files and the checks' inputs, read-only;
+- a private ``/tmp`` of :data:`TMP_BYTES` (the kernel's working folder lives there);
+- the folder of its IPC sockets, writable only while the kernel starts;
+
+and nothing else: no other host path, no host socket, no network, and an environment of
+its own (:func:`kernel_environment`), not the instructor's. The kernel launcher adds the
+limits a process can set on itself (memory, file size, no child process: see
+:mod:`grader.kernel.launch`).
+
+Elsewhere (macOS, Windows, containers that forbid user namespaces) the kernel runs
+unsandboxed with an import blocker and the same limits where the platform has them; that
+stops ordinary imports of the reference but not a learner who reads its files by path,
+which is why verdicts never trust the kernel and instructors should grade on Linux.
 """
 
 from __future__ import annotations
@@ -36,9 +46,12 @@ KERNEL_VISIBLE = (
     (Path(attention_course.__file__).resolve().parent, Path("attention_course")),
     (Path(_kernel_side.__file__).resolve().parent, Path("grader") / "kernel"),
 )
-
-#: Folders a grading kernel never sees: the project (reference, solutions), the home folder and /tmp.
-DEFAULT_HIDDEN = (PROJECT_ROOT, Path.home(), Path(tempfile.gettempdir()))
+#: The trusted packages, hidden from a kernel wherever they are installed.
+TRUSTED_PACKAGES = ("attention_ref", "grader")
+#: Files and folders of /etc a kernel may read: the dynamic loader's cache and the fonts' setup.
+ETC = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/fonts")
+#: Size of a kernel's private /tmp, bytes (its working folder and anything it writes).
+TMP_BYTES = 256 * 2**20
 
 
 @functools.lru_cache(maxsize=1)
@@ -48,7 +61,7 @@ def bubblewrap():
     if path is None or not sys.platform.startswith("linux"):
         return None
     try:
-        probe = subprocess.run([path, "--ro-bind", "/", "/", "--unshare-all", "true"],
+        probe = subprocess.run([path, "--unshare-all", *_system_binds(), "/usr/bin/true"],
                                capture_output=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -72,7 +85,7 @@ def _fingerprint():
     return digest.hexdigest()[:16]
 
 
-def safe_site(cache_dir=None):
+def safe_site(cache_dir=None) -> Path:
     """Build (once per content) the directory that a grading kernel imports from.
 
     Returns
@@ -86,10 +99,12 @@ def safe_site(cache_dir=None):
     site = root / f"site-{_fingerprint()}"
     if site.is_dir():
         return site
-    staging = Path(tempfile.mkdtemp(prefix="site-", dir=_ensure(root)))
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix="site-", dir=root))
     for file, name in _files():
         (staging / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(file, staging / name)
+    os.chmod(staging, 0o755)  # mkdtemp makes it private; kernels of any user read it
     try:
         staging.rename(site)
     except OSError:  # another process built it first
@@ -97,21 +112,45 @@ def safe_site(cache_dir=None):
     return site
 
 
-def _ensure(path):
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
 
 
-def _inside(path, folder):
-    try:
-        Path(path).resolve().relative_to(Path(folder).resolve())
-        return True
-    except ValueError:
-        return False
+def python_folders() -> list[Path]:
+    """The folders of the Python installation a kernel needs: the prefixes, outermost only."""
+    found = []
+    for folder in sorted({Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve()}):
+        if not any(_inside(folder, other) for other in found):
+            found.append(folder)
+    return found
 
 
-def bwrap_prefix(bwrap, *, site, writable, hidden=None, readonly=()):
-    """The bubblewrap arguments that wrap a kernel command.
+def trusted_folders() -> list[Path]:
+    """Where the trusted packages are installed (a checkout or site-packages), to hide them."""
+    found = []
+    for name in TRUSTED_PACKAGES:
+        module = sys.modules.get(name) or __import__(name)
+        found += [Path(p).resolve() for p in getattr(module, "__path__", [])]
+    return found
+
+
+def _system_binds() -> list[str]:
+    """/usr and the root-level folders that are links into it (merged-usr) or real folders."""
+    args = ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "sbin", "lib", "lib32", "lib64"):
+        path = Path("/") / name
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            args += ["--ro-bind", str(path), str(path)]
+    for item in ETC:
+        args += ["--ro-bind-try", item, item]
+    return args
+
+
+def bwrap_prefix(bwrap: str, *, site: Path, runtime: Path, env: dict, readonly=(), hidden=(),
+                 tmp_bytes: int = TMP_BYTES) -> list[str]:
+    """The bubblewrap arguments that wrap a kernel command (see the module docstring).
 
     Parameters
     ----------
@@ -119,33 +158,66 @@ def bwrap_prefix(bwrap, *, site, writable, hidden=None, readonly=()):
         Path of the bwrap executable.
     site : pathlib.Path
         The safe site (bound read-only).
-    writable : list of pathlib.Path
-        Folders the kernel may write (the submission's working folder, the
-        folder of the IPC sockets).
-    hidden : list of pathlib.Path, optional
-        Folders replaced by empty ones; default: the project root, $HOME and /tmp.
-    readonly : list of pathlib.Path
-        Files or folders bound read-only at their own path, on top of hidden folders.
+    runtime : pathlib.Path
+        The folder of the kernel's IPC sockets and connection file (bound writable).
+    env : dict
+        The kernel's whole environment (:func:`kernel_environment`); the caller's is cleared.
+    readonly : sequence of pathlib.Path
+        Files or folders the kernel reads at their own path (the submission's files, the
+        checks' inputs).
+    hidden : sequence of pathlib.Path
+        Further folders to hide should they lie inside a bound folder (a course folder
+        inside the environment's prefix, say).
+    tmp_bytes : int
+        Size of the private /tmp.
     """
-    hidden = list(hidden) if hidden is not None else list(DEFAULT_HIDDEN)
-    args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    hidden = list(dict.fromkeys(Path(h).resolve() for h in hidden if Path(h).exists()))
-    for folder in hidden:
-        if not any(other != folder and _inside(folder, other) for other in hidden):  # outermost only
-            args += ["--tmpfs", str(folder)]
-    prefix = Path(sys.prefix).resolve()
-    if any(_inside(prefix, h) for h in hidden):
-        args += ["--ro-bind", str(prefix), str(prefix)]  # the venv may live inside the project
-    base = Path(sys.base_prefix).resolve()
-    if base != prefix and any(_inside(base, h) for h in hidden):
-        args += ["--ro-bind", str(base), str(base)]
-    args += ["--ro-bind", str(site), str(site)]
+    args = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+            "--clearenv", "--proc", "/proc", "--dev", "/dev", *_system_binds()]
+    bound = python_folders()
+    for folder in bound:
+        args += ["--ro-bind", str(folder), str(folder)]
+    for folder in [*trusted_folders(), *map(Path, hidden)]:
+        folder = Path(folder).resolve()
+        if any(_inside(folder, b) for b in bound):
+            args += ["--tmpfs", str(folder)]  # an empty folder over the trusted code
+    args += ["--size", str(int(tmp_bytes)), "--tmpfs", "/tmp", "--ro-bind", str(site), str(site)]
     for path in readonly:
         args += ["--ro-bind", str(path), str(path)]
-    for folder in writable:
-        args += ["--bind", str(folder), str(folder)]
-    # The parent PID that ipykernel watches is not visible in the new PID namespace;
-    # --die-with-parent does that job instead.
-    args += ["--unshare-all", "--die-with-parent", "--new-session", "--unsetenv", "JPY_PARENT_PID",
-             "--setenv", "HOME", str(writable[0]), "--chdir", str(writable[0])]
+    args += ["--bind", str(runtime), str(runtime), "--chdir", "/tmp"]
+    for name, value in sorted(env.items()):
+        args += ["--setenv", name, str(value)]
     return args
+
+
+def kernel_environment(*, site: Path, runtime: Path, extra: dict | None = None, private_tmp: bool = True,
+                       home: Path | None = None) -> dict:
+    """The whole environment of a grading kernel: nothing of the instructor's is passed on.
+
+    Parameters
+    ----------
+    site : pathlib.Path
+        The safe site (``PYTHONPATH``).
+    runtime : pathlib.Path
+        The kernel's runtime folder.
+    extra : dict, optional
+        Grading variables (the checks' input file).
+    private_tmp : bool
+        True in the sandbox, whose /tmp is the kernel's own; otherwise IPython's and
+        matplotlib's settings go below ``runtime`` and ``home`` is the home folder.
+    home : pathlib.Path, optional
+        The home folder outside the sandbox.
+    """
+    scratch = Path("/tmp") if private_tmp else runtime
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": "/tmp" if private_tmp else str(home or runtime),
+        "USER": "learner",
+        "LANG": "C.UTF-8",
+        "PYTHONPATH": str(site),
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "IPYTHONDIR": str(scratch / ".ipython"),
+        "MPLCONFIGDIR": str(scratch / ".matplotlib"),
+        "JUPYTER_RUNTIME_DIR": str(runtime),
+        **(extra or {}),
+    }

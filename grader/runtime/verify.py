@@ -21,7 +21,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from attention_course import record as _record
-from attention_course.verdict import REFERENCE_WORDS
+from attention_course.verdict import REFERENCE_WORDS, Verdict
 
 from ..checks import registry
 from ..checks.judge import judge_record
@@ -209,7 +209,11 @@ def judge_cell(cell: NotebookNode, checks: list[PlannedCheck], seed: int,
             misconception = misconception or ("used_reference" if reference_use else "did_not_finish")
             continue
         used.add(matches[0])
-        verdict = judge_record(records[matches[0]], seed=seed, given=given)
+        try:
+            verdict = judge_record(records[matches[0]], seed=seed, given=given)
+        except Exception as error:  # whatever a forged record holds, it costs this exercise only
+            verdict = Verdict(False, f"The {mode} check of {check.exercise} left a record that could not "
+                                     f"be judged ({type(error).__name__}).", "tampered")
         if verdict.passed:
             cases = len(records[matches[0]]["outcomes"])
             messages.append(f"✔ {check.exercise}: {mode} check passed ({cases} cases"
@@ -225,6 +229,10 @@ def judge_cell(cell: NotebookNode, checks: list[PlannedCheck], seed: int,
             signals.append(f"malformed check record in {gid}")
     if reference_use and not passed:  # the answer cell's own failure is the cause, whatever the check saw
         misconception = "used_reference"
+    malformed = [r for r in records if not isinstance(r, dict)]
+    if malformed:
+        signals.append(f"{len(malformed)} malformed check record(s) in {gid}")
+        misconception = "tampered"
     extra = [i for i in range(len(records)) if i not in used]
     if extra:
         passed = False

@@ -209,7 +209,11 @@ def judge_outcomes(spec: CheckSpec, descriptions: Sequence[str], outcomes: Seque
             verdict = Verdict(False, f"{spec.name} changed its input {changed} in place {where}.\n"
                                      f"Hint: {hint}.", "mutated_input")
         else:
-            got = _record.decode(outcome["value"])
+            try:
+                got = _record.decode(outcome["value"])
+            except Exception:  # not something the recorder writes: a forged or damaged record
+                return Verdict(False, f"{spec.name}: the result of case {index + 1} could not be read; "
+                                      "the record was tampered with.", "tampered", index)
             if comparison is not None:
                 verdict = comparison_verdict(spec, comparison(index, got), where)
             else:

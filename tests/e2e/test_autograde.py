@@ -252,3 +252,33 @@ def test_a_course_folder_outside_tmp_is_hidden_too(tmp_path):
         assert "gradebook hidden" in printed and "other_student hidden" in printed, printed
     finally:
         shutil.rmtree(course_dir, ignore_errors=True)
+
+
+def test_a_submission_nbgrader_fails_on_leaves_nothing_in_the_gradebook(tmp_path, monkeypatch):
+    """When nbgrader's scoring fails on one submission, is it reported, absent from the gradebook and
+    the autograded folder, and is the other student graded all the same?"""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from grader.pipeline import nbgrader_bridge
+
+    for student in ("ada", "bob"):
+        folder = tmp_path / "submitted" / student / ASSIGNMENT
+        folder.mkdir(parents=True)
+        nbformat.write(_submission(_solution_bodies()), folder / f"{ASSIGNMENT}.ipynb")
+    real = nbgrader_bridge.LoadPregraded.preprocess
+
+    def fail_for_bob(self, nb, resources):
+        nb, resources = real(self, nb, resources)
+        if resources["nbgrader"]["student"] == "bob":
+            nb.cells[0].metadata["nbgrader"] = {"grade": True}  # nbgrader's own checks reject this
+        return nb, resources
+
+    monkeypatch.setattr(nbgrader_bridge.LoadPregraded, "preprocess", fail_for_bob)
+    done = {r.student: r for r in autograde.autograde(course_dir=tmp_path, jobs=1, seed=SEED, progress=False)}
+    assert done["ada"].graded and done["ada"].score == 7
+    assert done["bob"].status == "error" and "nbgrader autograde failed" in done["bob"].reason
+    with Gradebook(course.gradebook_url(tmp_path)) as gb:
+        gb.find_submission(ASSIGNMENT, "ada")
+        with pytest.raises(MissingEntry):
+            gb.find_submission(ASSIGNMENT, "bob")
+    assert not (tmp_path / "autograded" / "bob" / ASSIGNMENT).exists()

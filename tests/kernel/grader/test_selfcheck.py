@@ -35,7 +35,8 @@ def test_json_report_has_exactly_the_documented_schema(course):
     done = run_check(course["good"], "--json", "--seed", 5, "--solutions", course["solutions"])
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert list(report) == ["notebook", "assignment", "seed", "score", "max_score", "exercises"]
+    assert list(report) == ["notebook", "assignment", "seed", "score", "max_score", "exercises", "signals"]
+    assert report["signals"] == []
     assert report["assignment"] == fc.ASSIGNMENT and report["seed"] == 5
     assert report["score"] == report["max_score"] == 3.0
     for exercise in report["exercises"]:

@@ -9,9 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import fixture_course as fc
+import nbformat
 import pytest
 
+from grader.pipeline.course import NOTEBOOKS
 from grader.runtime.grade import Limits, check_notebook
+from grader.runtime.notebook import grade_id
 from grader.runtime.sandbox import bubblewrap
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,3 +121,23 @@ def test_the_reference_file_is_invisible_inside_the_sandbox(tmp_path, solutions)
     source = f"def softmax(x, axis=-1):\n    open({str(REF_FILE)!r}).read()\n" + WRONG
     results = _grade(tmp_path, solutions, source)
     assert "No such file or directory" in results["softmax"]["feedback"]
+
+
+def test_redefining_given_code_changes_nothing_and_is_reported(tmp_path):
+    """In notebook 05, does a learner's own `reversal_training` returning trained weights (with no
+    backward pass written) earn nothing, because grading runs the given loop, and is it reported?"""
+    assignment = "05_backprop_through_attention"
+    nb = nbformat.read(NOTEBOOKS / assignment / f"{assignment}.ipynb", as_version=4)
+    forged = ("import numpy as np\n"
+              "def reversal_training(tokens, params, steps=300, lr=0.5, callback=None):\n"
+              "    n = tokens.shape[1]\n"
+              "    positions = np.eye(n, 8) * 30\n"
+              "    return {'W_q': positions, 'W_k': np.vstack([np.zeros((6, 8)), positions[::-1]])}\n")
+    test = next(i for i, c in enumerate(nb.cells) if grade_id(c) == "test_reversal_training")
+    nb.cells.insert(test, nbformat.v4.new_code_cell(forged, id="forged"))
+    path = tmp_path / f"{assignment}.ipynb"
+    nbformat.write(nb, path)
+    report = check_notebook(path, seed=2, limits=Limits(cell_timeout=30)).as_dict()
+    training = next(e for e in report["exercises"] if e["function"] == "reversal_training")
+    assert training["points"] == 0 and "not implemented yet" in training["feedback"]
+    assert any("redefines reversal_training" in s for s in report["signals"]), report["signals"]
