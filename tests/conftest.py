@@ -47,3 +47,12 @@ def pytest_generate_tests(metafunc):
 def tree(request):
     """The sources or the student release."""
     return request.param
+
+
+def pytest_collect_file(file_path, parent):
+    """Refuse a test module directly in a tier folder: pytest would put that folder on sys.path,
+    where its subfolders named like the packages (tests/unit/grader, ...) would shadow them in
+    every process the tests spawn."""
+    if file_path.suffix == ".py" and file_path.name.startswith("test_") \
+            and file_path.parent.parent == TESTS and file_path.parent.name in TIERS:
+        raise pytest.UsageError(f"{file_path}: put tier tests in a subfolder (see tests/conftest.py)")

@@ -37,6 +37,7 @@ GENERIC = {
     "used_reference": "tried to use the reference solution",
     "did_not_finish": "the check did not finish (time limit, crash or missing function)",
     "tampered": "forged or missing check results",
+    "answer_cell_failed": "the answer cell itself raised an error (a syntax error, say)",
 }
 
 
