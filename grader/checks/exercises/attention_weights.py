@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 import attention_ref as ref
@@ -68,7 +70,7 @@ def _weights_no_softmax(q, K):
 
 
 def _weights_scaled(q, K):
-    return ref.softmax(ref.dot_scores(q, K) / np.sqrt(np.asarray(q).shape[-1]))
+    return ref.softmax(ref.dot_scores(q, K) / math.sqrt(np.shape(q)[-1]))
 
 
 def _weighted_sum_over_features(w, V):
