@@ -119,7 +119,7 @@ def _bw(**wrong):
 
 BLOCKWISE_ATTENTION = Exercise(
     name="blockwise_attention", notebook=NOTEBOOK, reference=ref.blockwise_attention,
-    cases=cases.blockwise_attention_cases,
+    cases=cases.blockwise_attention_cases, returns=("out", "lse"),
     variants=(
         Variant("sum_not_rescaled", "the running sum ℓ is not rescaled when the running max grows",
                 "ℓ holds Σ exp(s_j − m) for the old max m: multiply it by the factor that moves it to the "

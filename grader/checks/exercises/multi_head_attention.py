@@ -129,7 +129,7 @@ def _mha(**wrong):
 
 MULTI_HEAD_ATTENTION = Exercise(
     name="multi_head_attention", notebook=NOTEBOOK, reference=ref.multi_head_attention,
-    cases=cases.multi_head_attention_cases,
+    cases=cases.multi_head_attention_cases, returns=("out", "weights"),
     variants=(
         Variant("heads_by_reshape_only", "the heads are split and merged with a plain reshape, without "
                 "moving the head axis",
