@@ -75,7 +75,7 @@ def blockwise(Q, K, V, mask=None, block_size=128, bug=None):
         o = np.zeros(batch + (q.shape[-2], V.shape[-1]), dtype=Q.dtype)
         for j in range(0, n_k, block_size):
             s = q @ np.swapaxes(K[..., j:j + block_size, :], -1, -2) / scale
-            if mask is not None:
+            if mask is not None and bug != "mask_ignored":
                 s = np.where(mask[..., i:i + block_size, j:j + block_size], s, -np.inf)
             if bug == "no_max":
                 p = np.exp(s)
@@ -111,6 +111,32 @@ def blockwise(Q, K, V, mask=None, block_size=128, bug=None):
     return out, lse
 
 
+def blockwise_whole_matrix(Q, K, V, mask=None, block_size=128):
+    """Right numbers, but from the whole (n_q, n_k) score matrix: the contract says never."""
+    S = Q @ np.swapaxes(K, -1, -2) / math.sqrt(Q.shape[-1])
+    if mask is not None:
+        S = np.where(mask, S, -np.inf)
+    m = S.max(axis=-1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    P = np.exp(S - m)
+    ell = P.sum(axis=-1, keepdims=True)
+    out = P @ V / np.where(ell > 0, ell, 1)
+    with np.errstate(divide="ignore"):
+        return out, (m + np.log(ell))[..., 0]
+
+
+def blockwise_one_block_when_no_mask(Q, K, V, mask=None, block_size=128):
+    """Tiles only when there is a mask; otherwise "no need", and the whole matrix at once."""
+    if mask is None:
+        return blockwise(Q, K, V, None, max(Q.shape[-2], K.shape[-2]))
+    return blockwise(Q, K, V, mask, block_size)
+
+
+def blockwise_scales_queries_in_place(Q, K, V, mask=None, block_size=128):
+    Q /= math.sqrt(Q.shape[-1])  # changes the caller's queries
+    return blockwise(Q, K, V, mask, block_size, bug="unscaled")
+
+
 BUGGY = [
     ("online_softmax", "sum_not_rescaled", online_sum_not_rescaled),
     ("online_softmax", "block_exponentials_not_rescaled", online_blocks_not_rescaled),
@@ -126,6 +152,10 @@ BUGGY = [
     ("blockwise_attention", "lse_unscaled", partial(blockwise, bug="lse_unscaled")),
     ("blockwise_attention", "lse_is_max", partial(blockwise, bug="lse_max")),
     ("blockwise_attention", "lse_without_max", partial(blockwise, bug="lse_log_l")),
+    ("blockwise_attention", "mask_ignored", partial(blockwise, bug="mask_ignored")),
+    ("blockwise_attention", "exceeds_memory", blockwise_whole_matrix),
+    ("blockwise_attention", "exceeds_memory", blockwise_one_block_when_no_mask),
+    ("blockwise_attention", "mutated_input", blockwise_scales_queries_in_place),
 ]
 
 #: Mistakes the public cases cannot show (they need the hidden edge cases).
