@@ -88,25 +88,32 @@ def compare(expected, got, scale=1.0, path="result", names=None):
                               f"index {at}: expected {expected[at]}, got {got[at]}")
         return None
     if got.dtype != expected.dtype:
-        head = f"{path}: expected dtype {expected.dtype} (the dtype of the inputs), got {got.dtype}"
+        head = f"{path}: expected dtype {expected.dtype}, got {got.dtype}"
         if got.dtype.kind not in "biuf":
             return "dtype", head
         values = _values_message(expected, got.astype(expected.dtype), scale, path)
         if values is None:
             cause = _dtype_cause(expected, got)
             return "dtype", f"{head} — the values are right, only the dtype is not{cause}"
-        return "dtype", f"{head}, and the values are wrong too:\n{values}"
+        return "dtype", f"{head}{_dtype_cause(expected, got)}; the values are wrong too:\n{values}"
     message = _values_message(expected, got, scale, path)
     return ("values", message) if message else None
 
 
 def _dtype_cause(expected, got):
-    """The usual cause of a float32 result turned float64, or nothing for other dtypes."""
-    if expected.dtype != np.float32 or got.dtype != np.float64:
-        return ""
-    return (": float32 inputs give a float32 result, and something turned them into float64 — a "
-            "float64 constant such as np.sqrt(d) or np.eye(n), or a conversion such as "
-            "np.array(x, dtype=float); math.sqrt(d), d ** 0.5 and np.eye(n, dtype=x.dtype) keep float32")
+    """The usual cause of a result of the wrong dtype, in words (empty when there is no usual one)."""
+    if expected.dtype == np.float32 and got.dtype == np.float64:
+        return (": float32 inputs give a float32 result, and something turned them into float64 — a "
+                "float64 constant such as np.sqrt(d) or np.eye(n), or a conversion such as "
+                "np.array(x, dtype=float); math.sqrt(d), d ** 0.5 and np.eye(n, dtype=x.dtype) keep float32")
+    if expected.dtype.kind == "f" and got.dtype.kind in "biu":
+        return (": integer inputs give a float64 result (float32 ones a float32 result), and an array "
+                "made with np.empty_like(x), np.zeros_like(x) or dtype=x.dtype keeps the integer dtype — "
+                "convert the inputs first")
+    if expected.dtype == np.float64 and got.dtype == np.float32:
+        return (": float64 (and integer) inputs give a float64 result; a float32 array or dtype turned "
+                "it into float32")
+    return ""
 
 
 def _not_an_array(expected, got, scale):

@@ -31,7 +31,8 @@ def online_softmax_cases(rng, hidden):
 
     Public: increasing logits in blocks of 3; two rows in blocks of 2; logits around 1000; block 1;
     a block larger than n; float32 logits with batch axes (2, 1) that grow, in blocks of 3; one
-    logit per row. Hidden: the same kinds at random sizes, in both dtypes.
+    logit per row; integer logits (float64 weights, as the notebook says). Hidden: the same kinds at
+    random sizes, in both dtypes, and integer logits.
     """
     if not hidden:
         return [
@@ -45,6 +46,8 @@ def online_softmax_cases(rng, hidden):
             Case((np.round(_growing(rng, (2, 1, 7), np.float64), 1).astype(np.float32), 3),
                  note="float32 logits that grow, batch axes (2, 1), blocks of 3"),
             Case((np.array([[0.5], [-3.0], [1e3]]), 2), note="a single logit per row"),
+            Case((np.array([[3, 1, 4, 1, 5, 9, 2, 6], [2, 7, 1, 8, 2, 8, 1, 8]]), 3),
+                 note="integer logits: the weights are float64"),
         ]
     cases = []
     for dtype in DTYPES:
@@ -64,6 +67,9 @@ def online_softmax_cases(rng, hidden):
         cases.append(Case((_growing(rng, shape, dtype), 1), note="block_size 1"))
         cases.append(Case((normal(rng, shape, dtype), n + int(rng.integers(0, 3))), note="block_size >= n"))
     cases.append(Case((normal(rng, (int(rng.integers(1, 4)), 1)), 2), note="a single logit per row"))
+    n = int(rng.integers(5, 12))
+    cases.append(Case((rng.integers(-5, 10, size=(int(rng.integers(1, 4)), n)), _awkward_block(rng, n)),
+                      note="integer logits: the weights are float64"))
     return cases
 
 
@@ -118,8 +124,9 @@ def blockwise_attention_cases(rng, hidden):
     Public: growing scores in blocks of 2; a causal mask with a fully masked query; scores of
     magnitude 1e3; block 1; the default block (larger than n); then float32 with batch axes
     (2, 1) and a mask of the full batch shape; more queries than keys with an (n_q, 1) mask; scores
-    of magnitude 1e4; a 1-d (n_k,) mask; and last the two cases that measure the peak memory,
-    without and with a mask. Hidden: the same kinds at random sizes, in both dtypes, and two measured cases.
+    of magnitude 1e4; a 1-d (n_k,) mask; integer inputs (float64 results, as the notebook says); and
+    last the two cases that measure the peak memory, without and with a mask. Hidden: the same kinds
+    at random sizes, in both dtypes, and two measured cases.
     """
     if not hidden:
         Q, K, V = _qkv(rng, (), 3, 5, np.float64, growing=True)
@@ -148,6 +155,10 @@ def blockwise_attention_cases(rng, hidden):
                  note="scores of magnitude 1e4"),
             Case((Qb, Kb, Vb, np.array([True, False, True, True])), {"block_size": 3},
                  note="a 1-d (n_k,) mask: key 1 is hidden from every query"),
+            Case((np.array([[1, 0, 2], [0, 1, 1], [2, 2, 0]]),
+                  np.array([[1, 1, 0], [2, 0, 1], [0, 1, 1], [1, 2, 2]]),
+                  np.array([[1, 2], [3, 4], [5, 6], [7, 8]])), {"block_size": 3},
+                 note="integer queries, keys and values: the results are float64"),
             _measured(rng, np.float32, MEASURED_QUERIES[1], MEASURED_KEYS[1], 32),
             _measured(rng, np.float64, MEASURED_QUERIES[0], MEASURED_KEYS[0], 30,
                       np.arange(MEASURED_KEYS[0])[None, :] < 700, ", a (1, n_k) padding mask"),
@@ -180,6 +191,11 @@ def blockwise_attention_cases(rng, hidden):
     keys = np.arange(n_k) != int(rng.integers(0, n_k))
     cases.append(Case(_qkv(rng, batch, n_q, n_k, DTYPES[int(rng.integers(0, 2))], growing=True) + (keys,),
                       {"block_size": _awkward_block(rng, n_k)}, note="a 1-d (n_k,) mask: one key hidden"))
+    n_q, n_k = int(rng.integers(2, 7)), int(rng.integers(5, 10))
+    d_k, d_v = int(rng.integers(2, 5)), int(rng.integers(1, 4))
+    integers = tuple(rng.integers(-3, 4, size=shape) for shape in ((n_q, d_k), (n_k, d_k), (n_k, d_v)))
+    cases.append(Case(integers, {"block_size": _awkward_block(rng, n_k)},
+                      note="integer queries, keys and values: the results are float64"))
     n = int(rng.integers(4, 9))
     causal = np.tril(np.ones((n, n), dtype=bool))
     cases.append(Case(_qkv(rng, (), n, n, np.float64) + (causal,), {"block_size": int(rng.integers(2, 4))},

@@ -23,9 +23,16 @@ NOTEBOOK = "06_memory_efficient_attention"
 
 # ---- online_softmax -----------------------------------------------------------------------------
 
+def _as_float(*arrays):
+    """The arrays as float32 when all are float32, else as float64 (the notebook's dtype rule)."""
+    arrays = [np.asarray(a) for a in arrays]
+    dtype = np.float32 if all(a.dtype == np.float32 for a in arrays) else np.float64
+    return [a.astype(dtype, copy=False) for a in arrays]
+
+
 def _online_softmax(x, block_size, *, rescale_sum=True, rescale_blocks=True, subtract_max=True):
     """Streaming softmax with one thing (chosen by the keywords) done wrong."""
-    x = np.asarray(x)
+    (x,) = _as_float(x)
     m = np.full(x.shape[:-1] + (1,), -np.inf, dtype=x.dtype)  # running max
     total = np.zeros(x.shape[:-1] + (1,), dtype=x.dtype)  # running sum
     blocks = []  # exp(block - max known when the block was read)
@@ -41,7 +48,7 @@ def _online_softmax(x, block_size, *, rescale_sum=True, rescale_blocks=True, sub
 
 
 def _softmax_per_block(x, block_size):
-    x = np.asarray(x)
+    (x,) = _as_float(x)
     return np.concatenate([ref.softmax(x[..., s:s + block_size]) for s in range(0, x.shape[-1], block_size)],
                           axis=-1)
 
@@ -74,9 +81,9 @@ def _blockwise(Q, K, V, mask=None, block_size=128, *, rescale_sum=True, rescale_
                subtract_max=True, guard_inf=True, safe_divide=True, scaled=True, lse="m+log(l)",
                use_mask=True):
     """Blockwise attention over key blocks with one thing (chosen by the keywords) done wrong."""
-    Q, K, V = np.asarray(Q), np.asarray(K), np.asarray(V)
+    Q, K, V = _as_float(Q, K, V)
     mask = mask if use_mask else None
-    dtype = np.result_type(Q, K, V)
+    dtype = Q.dtype
     batch = np.broadcast_shapes(Q.shape[:-2], K.shape[:-2], V.shape[:-2])
     n_q, n_k = Q.shape[-2], K.shape[-2]
     if mask is not None:

@@ -64,7 +64,7 @@ def test_a_mistake_is_not_named_when_only_the_dtype_keeps_it_from_explaining_the
     wrong = _softmax(X, axis=0)
     verdict = value_verdict(SPEC, wrong.astype(np.float64), WHERE, _softmax(X), [(AXIS, wrong)])
     assert verdict.misconception == "wrong_dtype" and "Likely mistake" not in verdict.message
-    assert "and the values are wrong too" in verdict.message
+    assert "the values are wrong too" in verdict.message
 
 
 def test_a_mistake_whose_output_is_the_expected_one_is_never_named():
@@ -225,3 +225,12 @@ def test_the_memory_bound_is_checked_only_once_the_value_is_right():
     assert judge(outcomes, MemoryLimit(10_000, "")) == Verdict(True)
     wrong = [dict(outcomes[0], value=run_case(lambda x: x, (X,), {})["value"])]
     assert judge(wrong, BOUND).misconception == "wrong_values"
+
+
+def test_an_integer_result_is_told_that_integer_inputs_give_float64():
+    """Does a result that kept the integer dtype of its inputs (np.empty_like(x)) say where that
+    comes from?"""
+    expected = np.array([0.25, 0.75])
+    verdict = value_verdict(SPEC, np.array([0, 0]), WHERE, expected, [])
+    assert verdict.misconception == "wrong_dtype"
+    assert "integer inputs give a float64 result" in verdict.message and "np.empty_like(x)" in verdict.message
