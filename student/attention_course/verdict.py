@@ -118,7 +118,7 @@ def _location(error: Mapping) -> str:
     if not isinstance(where, Mapping):
         return ""
     code = str(where.get("code", ""))[:200]
-    text = f"line {where.get('line')} of {where.get('function')}"
+    text = f"line {str(where.get('line'))[:10]} of {str(where.get('function'))[:100]}"
     return f"{text}: `{code}`" if code else text
 
 
@@ -131,7 +131,8 @@ def error_verdict(spec: CheckSpec, error: Mapping, where: str) -> Verdict:
             return Verdict(False, spec.hints["not_implemented"], "not_implemented")
         where_raised = error.get("where") if isinstance(error.get("where"), Mapping) else {}
         raised_in, depth = where_raised.get("function"), where_raised.get("depth")
-        if isinstance(raised_in, str) and raised_in.isidentifier() and isinstance(depth, int) and depth > 1:
+        if (isinstance(raised_in, str) and raised_in.isidentifier() and len(raised_in) <= 100
+                and isinstance(depth, int) and depth > 1):
             return Verdict(False, f"{name} calls {raised_in}, which is not implemented yet: implement "
                                   f"{raised_in} first (its stub still raises NotImplementedError), then run "
                                   "this check again.", "not_implemented")
@@ -143,6 +144,10 @@ def error_verdict(spec: CheckSpec, error: Mapping, where: str) -> Verdict:
         return Verdict(False, f"{name} tried to use the course's reference solution or the grader's "
                               f"internals ({kind}: {message}). Write your own implementation; "
                               "this attempt is reported to your instructor.", "used_reference")
+    if kind == "NameError" and message == f"name '{name}' is not defined":
+        return Verdict(False, f"{name} is not defined, so the check could not call it: run the cell that "
+                              f"defines {name} (and fix the error it shows, if any) before this check.",
+                       "raised")
     if kind == "SystemExit":
         text = f"{name} called sys.exit() {where}; a function should return its result instead."
     elif kind == "MemoryError":
@@ -290,6 +295,8 @@ def judge_outcomes(spec: CheckSpec, descriptions: Sequence[str], outcomes: Seque
         if not isinstance(outcome, dict):
             return malformed
         where = f"on case {index + 1} of {total} ({mode}): {descriptions[index]}"
+        if "error" in outcome and not isinstance(outcome["error"], Mapping):
+            return malformed
         if "error" in outcome:
             verdict = error_verdict(spec, outcome["error"], where)
         elif outcome.get("mutated"):

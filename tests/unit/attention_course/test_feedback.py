@@ -125,6 +125,13 @@ def test_a_name_error_says_where_and_what_it_usually_means():
     assert "check its spelling" in verdict.message
 
 
+def test_a_function_that_is_not_defined_is_told_to_run_its_cell():
+    """When the check cannot even find the function, does it say so instead of hinting at a typo inside?"""
+    verdict = error_verdict(SPEC, {"type": "NameError", "message": "name 'softmax' is not defined"}, "")
+    assert verdict.message.startswith("softmax is not defined, so the check could not call it")
+    assert "check its spelling" not in verdict.message
+
+
 def test_an_error_raised_inside_numpy_points_at_the_learners_line():
     """Is the reported line the learner's own (the call into NumPy), not a line inside NumPy?"""
     def mismatched(x, axis=-1):
@@ -234,3 +241,11 @@ def test_an_integer_result_is_told_that_integer_inputs_give_float64():
     verdict = value_verdict(SPEC, np.array([0, 0]), WHERE, expected, [])
     assert verdict.misconception == "wrong_dtype"
     assert "integer inputs give a float64 result" in verdict.message and "np.empty_like(x)" in verdict.message
+
+
+@pytest.mark.parametrize("error", ["NameError", ["NameError"], 3])
+def test_a_recorded_error_that_is_not_a_mapping_is_a_malformed_record(error):
+    """Is an outcome whose error is not what the probe writes refused as malformed, not crashed on?"""
+    verdict = judge_outcomes(SPEC, ["x", "x"], [{"error": error}, {"error": error}], "public",
+                             expected=lambda i: None, wrong_outputs=lambda i: [])
+    assert verdict.misconception == "tampered"
