@@ -28,6 +28,8 @@ from . import results as _results
 GENERIC = {
     "not_implemented": "not implemented (the stub still raises NotImplementedError)",
     "raised": "raised an error",
+    "returned_none": "returned None (no return statement)",
+    "exceeds_memory": "used the memory the exercise forbids (e.g. built the full score matrix)",
     "wrong_shape": "wrong shape",
     "wrong_dtype": "wrong dtype",
     "wrong_type": "wrong type of result",
