@@ -185,7 +185,7 @@ def demo(course_dir=DEMO_DIR, *, jobs=2, cell_timeout=10.0, seed=None, out=sys.s
     for line in handed_back.withheld:
         say(f"   feedback withheld: {line}")
     lap("feedback")
-    files["export"] = export(course_dir / "export", course_dir=course_dir)
+    files["export"] = export(course_dir / "export", course_dir=course_dir).written
     lap("export")
     files["report"] = report(course_dir / "report.html", course_dir=course_dir)
     lap("report")

@@ -37,12 +37,26 @@ Exit status: 0 when DIR was read (even with skipped files), 2 when DIR is not a 
 """
 
 
-def _course_options(parser, db=True):
+def _course_options(parser, db=True, config=True):
     parser.add_argument("--course-dir", default=str(_course.COURSE),
                         help="working course folder: submissions, feedback, gradebook (default: %(default)s)")
     if db:
-        parser.add_argument("--db-url", help="SQLAlchemy URL of the gradebook "
-                                             "(default: sqlite in the course folder)")
+        parser.add_argument("--db-url", help="SQLAlchemy URL of the gradebook, e.g. "
+                                             "postgresql://user:password@host/db (default: the "
+                                             "configuration's, else sqlite in the course folder)")
+    if config:
+        parser.add_argument("--course-id", help="nbgrader course id (default: the configuration's, "
+                                                "else default_course)")
+        parser.add_argument("--config", metavar="FILE", dest="config_file",
+                            help="an nbgrader configuration file, read as stock nbgrader's "
+                                 "--NbGrader.config_file (the current folder's and the course folder's "
+                                 "nbgrader_config.py are read after it)")
+
+
+def _config_kwargs(args) -> dict:
+    """The course options of a parsed command line, as keyword arguments of a pipeline function."""
+    return {"course_dir": args.course_dir, "db_url": args.db_url, "course_id": args.course_id,
+            "config_file": args.config_file}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "solutions replaced by stubs, hidden tests and outputs removed; and the data of the "
                     "public checks that the student package ships.")
     release.add_argument("assignments", nargs="*", help="assignments to release (default: all)")
+    release.add_argument("--due", metavar="WHEN",
+                         help='due date recorded in the gradebook, as nbgrader\'s --duedate: '
+                              '"2026-03-01 12:00:00 UTC", "2026-03-01 13:00 Europe/Paris" (no zone: UTC); '
+                              "default: keep the gradebook's")
     _course_options(release)
     release.set_defaults(run=run_release)
 
@@ -75,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "(searched recursively)")
     collect.add_argument("--assignment", action="append", metavar="NAME",
                          help="collect only this assignment (repeatable; default: all)")
-    _course_options(collect, db=False)
+    _course_options(collect, db=False, config=False)
     collect.set_defaults(run=run_collect)
 
     autograde = commands.add_parser(
@@ -108,13 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Generate each autograded student's feedback HTML with nbgrader, hidden tests removed, "
                     "into <course-dir>/feedback/<student>/<assignment>/.")
     feedback.add_argument("assignments", nargs="*", help="assignments (default: all autograded)")
-    _course_options(feedback)
+    _course_options(feedback, config=False)
     feedback.set_defaults(run=run_feedback)
 
     export = commands.add_parser(
         "export", help="grades as CSV: nbgrader's grades.csv and a student × exercise table",
         description="Write nbgrader's grades.csv and exercises-<assignment>.csv (one row per student, one "
-                    "column per graded cell).")
+                    "column per graded cell). A written answer not graded yet is 'awaiting grading', "
+                    "never 0.")
     export.add_argument("--out", help="folder for the CSV files (default: <course-dir>/export)")
     _course_options(export)
     export.set_defaults(run=run_export)
@@ -124,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write an HTML report for the instructor from the last autograde run.")
     report.add_argument("assignments", nargs="*", help="assignments (default: all autograded)")
     report.add_argument("--out", help="HTML file (default: <course-dir>/report.html)")
-    _course_options(report, db=False)
+    _course_options(report)
     report.set_defaults(run=run_report)
     return parser
 
@@ -143,8 +162,10 @@ def run_release(args) -> int:
     from .checks import public_data
     from .pipeline.release import release
 
-    for path in release(args.assignments, course_dir=args.course_dir, db_url=args.db_url):
+    for path in release(args.assignments, due=args.due, **_config_kwargs(args)):
         print(f"released {path}")
+    if args.due:
+        print(f"due {args.due}")
     print(f"wrote {public_data.write()}")
     return 0
 
@@ -164,8 +185,8 @@ def run_autograde(args) -> int:
 
     limits = Limits(cell_timeout=args.timeout, notebook_timeout=args.notebook_timeout,
                     memory=int(args.memory * 2**20), output=args.output_limit, retries=args.retries)
-    results = autograde(args.assignments, course_dir=args.course_dir, jobs=args.jobs,
-                        students=args.student, seed=args.seed, limits=limits, db_url=args.db_url)
+    results = autograde(args.assignments, jobs=args.jobs, students=args.student, seed=args.seed,
+                        limits=limits, **_config_kwargs(args))
     print(format_table(results))
     failed = [r for r in results if not r.graded]
     if failed:
@@ -187,8 +208,8 @@ def run_feedback(args) -> int:
 def run_export(args) -> int:
     from .pipeline.export import export
 
-    course_dir = Path(args.course_dir)
-    for path in export(args.out or course_dir / "export", course_dir=course_dir, db_url=args.db_url):
+    out = args.out or Path(args.course_dir) / "export"
+    for path in export(out, **_config_kwargs(args)).written:
         print(f"wrote {path}")
     return 0
 
@@ -196,7 +217,7 @@ def run_export(args) -> int:
 def run_report(args) -> int:
     from .pipeline.report import report
 
-    print(f"wrote {report(args.out, course_dir=args.course_dir, assignments=args.assignments)}")
+    print(f"wrote {report(args.out, assignments=args.assignments, **_config_kwargs(args))}")
     return 0
 
 
