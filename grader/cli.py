@@ -25,7 +25,8 @@ submitted/<student>/<assignment>/<assignment>.ipynb (with nbgrader's timestamp.t
 ready for autograding. The student id and assignment are read from the path:
 
   <student>/<assignment>/<assignment>.ipynb      nbgrader's tree (also under submitted/)
-  <login>[_late]_<userid>_<submissionid>_<assignment>[-N].ipynb   Canvas (student = login)
+  <name>[_LATE]_<userid>_<fileid>_<assignment>[-N].ipynb   Canvas (student = name; the
+                                                 user id and LATE flag are kept for export)
   <student>_<assignment>[-N].ipynb   <student>-<assignment>[-N].ipynb
   <assignment>-<student>.ipynb   <assignment>_<student>.ipynb
 
@@ -33,6 +34,12 @@ Student ids are lower-cased and spaces become _; ids with characters other than
 letters, digits and ._-@+ are rejected. Files that are not notebooks, are corrupt, name no known assignment or
 student, hold another assignment's cells, or duplicate a more recent file of the same
 student and assignment are listed as skipped with the reason; they never stop the run.
+
+Submission times (what nbgrader's late penalty needs) are the LMS's only, from
+--submissions FILE: a CSV with a submitted_at column (ISO 8601 with a zone, e.g.
+2026-03-01T13:00:00Z) and a file, user_id (Canvas) or student column, optionally
+assignment. A file's modification time is never used; nor is a timestamp.txt
+found in a student's folder.
 Exit status: 0 when DIR was read (even with skipped files), 2 when DIR is not a folder.
 """
 
@@ -93,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "(searched recursively)")
     collect.add_argument("--assignment", action="append", metavar="NAME",
                          help="collect only this assignment (repeatable; default: all)")
+    collect.add_argument("--submissions", metavar="FILE",
+                         help="the LMS's submission times (CSV: submitted_at, and file, user_id or student)")
     _course_options(collect, db=False, config=False)
     collect.set_defaults(run=run_collect)
 
@@ -130,11 +139,19 @@ def build_parser() -> argparse.ArgumentParser:
     feedback.set_defaults(run=run_feedback)
 
     export = commands.add_parser(
-        "export", help="grades as CSV: nbgrader's grades.csv and a student × exercise table",
+        "export", help="grades as CSV: nbgrader's grades.csv, a student × exercise table, or an LMS import",
         description="Write nbgrader's grades.csv and exercises-<assignment>.csv (one row per student, one "
-                    "column per graded cell). A written answer not graded yet is 'awaiting grading', "
-                    "never 0.")
+                    "column per graded cell), or with --format canvas|moodle a file the LMS's gradebook "
+                    "imports, one row per student of --roster (the LMS's own gradebook export). A written "
+                    "answer not graded yet is 'awaiting grading' (an empty cell in an LMS file), never 0; "
+                    "no submission is an empty cell. Exit status 1 when a graded student is not on the "
+                    "roster.")
     export.add_argument("--out", help="folder for the CSV files (default: <course-dir>/export)")
+    export.add_argument("--format", choices=("nbgrader", "canvas", "moodle"), default="nbgrader",
+                        help="nbgrader: grades.csv and exercises-*.csv; canvas: canvas-grades.csv; "
+                             "moodle: moodle-grades.csv (default: %(default)s)")
+    export.add_argument("--roster", metavar="FILE", help="the LMS's gradebook export (CSV): its students "
+                                                         "(needed by --format canvas and moodle)")
     _course_options(export)
     export.set_defaults(run=run_export)
 
@@ -171,11 +188,15 @@ def run_release(args) -> int:
 
 
 def run_collect(args) -> int:
-    result = _collect.collect(args.source, args.course_dir, assignments=args.assignment)
+    result = _collect.collect(args.source, args.course_dir, assignments=args.assignment,
+                              submission_times=args.submissions)
     for item in result.collected:
-        print(f"collected {item.student} {item.assignment}: {item.origin} -> {item.destination}")
+        late = " (LATE)" if item.record and item.record.late else ""
+        print(f"collected {item.student} {item.assignment}{late}: {item.origin} -> {item.destination}")
     for item in result.skipped:
         print(f"skipped {item.origin}: {item.reason}")
+    for line in result.warnings:
+        print(f"warning {line}")
     print(_collect.summary(result, Path(args.course_dir) / "submitted"))
     return 0
 
@@ -209,9 +230,17 @@ def run_export(args) -> int:
     from .pipeline.export import export
 
     out = args.out or Path(args.course_dir) / "export"
-    for path in export(out, **_config_kwargs(args)).written:
+    result = export(out, format=args.format, roster=args.roster, **_config_kwargs(args))
+    for path in result.written:
         print(f"wrote {path}")
-    return 0
+    if args.format == "moodle":
+        for name, points in sorted(result.points.items()):
+            print(f"grade item {name}: maximum grade {points:g}")
+    for line in result.pending:
+        print(f"awaiting grading {line}")
+    for line in result.unrostered:
+        print(f"not on the roster {line}", file=sys.stderr)
+    return 1 if result.unrostered else 0
 
 
 def run_report(args) -> int:
