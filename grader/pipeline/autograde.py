@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import MissingEntry
 from nbgrader.apps import NbGraderAPI
 
 from ..errors import AutogradeError, UsageError
@@ -181,7 +181,7 @@ def ensure_assignments(names, *, course_dir, db_url=None, solutions=_course.SOLU
     """
     settings = _config.course_settings(_config.course_config(
         course_dir, config_file=config_file, db_url=db_url, course_id=course_id, solutions=solutions))
-    with Gradebook(settings.db_url, settings.course_id) as gb:
+    with _config.open_gradebook(settings, AutogradeError) as gb:
         missing = []
         for name in names:
             try:
@@ -197,7 +197,7 @@ def ensure_assignments(names, *, course_dir, db_url=None, solutions=_course.SOLU
 
 def _forget(settings, result):
     """Remove every trace of a submission nbgrader failed on: no partial grade stays behind."""
-    with Gradebook(settings.db_url, settings.course_id) as gb:
+    with _config.open_gradebook(settings, AutogradeError) as gb:
         try:
             gb.remove_submission(result.assignment, result.student)
         except MissingEntry:
@@ -207,7 +207,7 @@ def _forget(settings, result):
 
 def _record_score(settings, result):
     """Copy nbgrader's verdict on one submission into its result: final score, penalty, pending answers."""
-    with Gradebook(settings.db_url, settings.course_id) as gb:
+    with _config.open_gradebook(settings, AutogradeError) as gb:
         grade = _grades.read_grade(gb, result.assignment, result.student)
     result.score, result.max_score = grade.points_so_far, grade.max_score
     result.raw_score, result.late_penalty = grade.raw_score, grade.penalty

@@ -245,6 +245,7 @@ def course_settings(config: Config) -> CourseSettings:
     from nbgrader.coursedir import CourseDirectory
 
     coursedir = CourseDirectory(config=config)
+    check_driver(coursedir.db_url)
     return CourseSettings(Path(coursedir.root), coursedir.course_id or DEFAULT_COURSE_ID, coursedir.db_url)
 
 
@@ -267,6 +268,55 @@ def existing_gradebook(course_dir: Path | str = _course.COURSE, *, db_url: str |
     if database is not None and not database.is_file():
         raise error(f"no gradebook at {database}; run release and autograde first")
     return settings
+
+
+def shown_url(db_url: str) -> str:
+    """A gradebook URL fit for a message: its password hidden."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(db_url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return db_url
+
+
+def check_driver(db_url: str) -> None:
+    """Refuse a PostgreSQL URL when psycopg 3 (the ``postgres`` extra) is not installed.
+
+    Raises
+    ------
+    ConfigError
+        Naming the extra to install.
+    """
+    if db_url.split(":", 1)[0].split("+", 1)[0] in ("postgresql", "postgres"):
+        try:
+            import psycopg  # noqa: F401 - SQLAlchemy's default driver for postgresql://
+        except ImportError:
+            raise ConfigError(f"the gradebook {shown_url(db_url)} is PostgreSQL, which needs psycopg 3: "
+                              "pip install -e '.[postgres]'") from None
+
+
+@contextlib.contextmanager
+def open_gradebook(settings: CourseSettings, error: type[GraderError] = GraderError):
+    """nbgrader's ``Gradebook`` of the course (its URL and course id), a database that cannot be
+    reached or a URL that cannot be used being ``error`` with the URL (password hidden).
+
+    Yields
+    ------
+    nbgrader.api.Gradebook
+    """
+    from nbgrader.api import Gradebook
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    check_driver(settings.db_url)
+    try:
+        gradebook = Gradebook(settings.db_url, settings.course_id)
+    except (OperationalError, ArgumentError) as failure:
+        reason = str(getattr(failure, "orig", None) or failure).strip().splitlines()[0]
+        raise error(f"cannot open the gradebook {shown_url(settings.db_url)}: {reason}") from None
+    with gradebook:
+        yield gradebook
 
 
 def sqlite_path(db_url: str) -> Path | None:

@@ -24,7 +24,6 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nbgrader.api import Gradebook
 from nbgrader.utils import is_grade
 
 from ..errors import ExportError
@@ -198,7 +197,7 @@ def export(out_dir, *, course_dir=_course.COURSE, db_url=None, solutions=_course
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     result = ExportResult()
-    with Gradebook(settings.db_url, settings.course_id) as gb:
+    with _config.open_gradebook(settings, ExportError) as gb:
         if format == "nbgrader":
             result.written.append(write_csv(out_dir / "grades.csv", GRADES_COLUMNS, grades_rows(gb)))
             for assignment in sorted(a.name for a in gb.assignments):

@@ -114,9 +114,8 @@ def release(names=None, *, solutions=_course.SOLUTIONS, notebooks=_course.NOTEBO
 
 def set_due_dates(names, duedate: dt.datetime, settings: _config.CourseSettings) -> None:
     """Record ``duedate`` (naive UTC) for each assignment, as ``nbgrader db assignment add --duedate``."""
-    from nbgrader.api import Gradebook
 
-    with Gradebook(settings.db_url, settings.course_id) as gb:
+    with _config.open_gradebook(settings, ReleaseError) as gb:
         for name in names:
             gb.update_or_create_assignment(name, duedate=duedate)
 

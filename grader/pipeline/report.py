@@ -197,12 +197,12 @@ def read_gradebook(course_dir, names, *, db_url=None, course_id=None, config_fil
     ReportError
         When the course's sqlite gradebook does not exist.
     """
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
     settings = _config.existing_gradebook(course_dir, db_url=db_url, course_id=course_id,
                                           config_file=config_file, error=ReportError)
     found = {}
-    with Gradebook(settings.db_url, settings.course_id) as gb:
+    with _config.open_gradebook(settings, ReportError) as gb:
         students = sorted(s.id for s in gb.students)
         for name in names:
             try:
