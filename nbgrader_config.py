@@ -2,10 +2,24 @@
 
 solutions/ is the source directory, notebooks/ the release directory; submissions,
 feedback and the gradebook go to the working course folder course/ (git-ignored).
-The settings are made in grader/course.py, which `python -m grader` uses too.
+The settings are made in grader/pipeline/course.py, which `python -m grader` uses too.
 """
 
-from grader.course import nbgrader_config
+import sys
+from pathlib import Path
+
+# The grader package of this checkout, not another installed copy: `nbgrader` and the formgrader
+# do not put the checkout on sys.path, and an installed `grader` would name its own folders.
+_checkout = str(Path(__file__).resolve().parent)
+if _checkout not in sys.path:
+    sys.path.insert(0, _checkout)
+
+from grader.pipeline.course import ensure_course_dir, nbgrader_config, nbgrader_environment  # noqa: E402
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
 c.merge(nbgrader_config())
+# The formgrader opens the sqlite gradebook in the course folder as soon as it lists assignments;
+# sqlite cannot create it in a folder that does not exist yet (HTTP 500 "unable to open database file").
+ensure_course_dir(c.CourseDirectory.root)
+# It then runs the `alembic` command, which is not on PATH in a virtualenv used without activating it.
+nbgrader_environment()

@@ -11,7 +11,9 @@
   checking that the two notebooks have the same cells. nbgrader's SaveAutoGrades then scores
   the sanitized notebook and writes the gradebook, from one process only.
 - nbgrader's ``ClearHiddenTests`` is put in front of ``generate_feedback``, so that the
-  feedback HTML never shows the hidden tests' source.
+  feedback HTML never shows the hidden tests' source, and :class:`GetGradesAwaiting` takes
+  the place of its ``GetGrades``, so that a written answer nobody has graded yet shows as
+  *awaiting grading*, not as 0 points (the page's template: ``nbconvert-templates/feedback``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 import nbformat
 import nbgrader
 from nbgrader.converters import Autograde, GenerateFeedback
-from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor
+from nbgrader.preprocessors import ClearHiddenTests, Execute, GetGrades, NbGraderPreprocessor
 from traitlets import Unicode
 
 from ..errors import MissingPregradedError
@@ -32,9 +34,13 @@ from ..sources import read_source
 from . import course as _course
 from .inert import MakeInert, clean_html
 
-#: nbgrader's own templates (its feedback page, which the inert one extends).
+#: nbgrader's own templates (its feedback page, which ours extends).
 NBGRADER_TEMPLATES = (Path(nbgrader.__file__).resolve().parent / "server_extensions" / "formgrader"
                       / "templates")
+#: This package's nbconvert templates (the folder's name is no Python name, so that setuptools does not
+#: take it for a package): ``feedback``, nbgrader's feedback page with "awaiting grading". nbgrader's API
+#: always renders feedback with the template named ``feedback``; this folder, searched first, supplies it.
+TEMPLATES = Path(__file__).resolve().parent / "nbconvert-templates"
 
 
 @contextlib.contextmanager
@@ -91,6 +97,29 @@ class LoadPregraded(NbGraderPreprocessor):
         return nb, resources
 
 
+class GetGradesAwaiting(GetGrades):
+    """nbgrader's ``GetGrades``, which also marks the graded cells that still await a grader.
+
+    A cell awaits grading when nbgrader's gradebook says it needs a manual grade: a written
+    answer that the learner changed and nobody has scored yet (nbgrader scores an untouched
+    one 0 itself). Such a cell gets ``metadata.nbgrader.awaiting = True``, and
+    ``resources["nbgrader"]["awaiting_points"]`` is the sum of their points; the feedback
+    template shows "awaiting grading" for them instead of their provisional score of 0.
+    """
+
+    def preprocess(self, nb, resources):
+        resources["nbgrader"]["awaiting_points"] = 0.0
+        return super().preprocess(nb, resources)
+
+    def _get_score(self, cell, resources):
+        super()._get_score(cell, resources)
+        grade = self.gradebook.find_grade(cell.metadata["nbgrader"]["grade_id"], self.notebook_id,
+                                          self.assignment_id, self.student_id)
+        cell.metadata.nbgrader["awaiting"] = bool(grade.needs_manual_grade)
+        if grade.needs_manual_grade:
+            resources["nbgrader"]["awaiting_points"] += float(grade.max_score or 0)
+
+
 def _swap(preprocessors, old, new):
     return [new if p is old else p for p in preprocessors]
 
@@ -110,15 +139,21 @@ def autograde_config(course_dir, pregraded_dir, *, db_url=None, solutions=_cours
 
 
 def feedback_config(course_dir, *, db_url=None, solutions=_course.SOLUTIONS, notebooks=_course.NOTEBOOKS):
-    """The course's nbgrader configuration for feedback: hidden tests removed, learner content inert.
+    """The course's nbgrader configuration for feedback: hidden tests removed, learner content inert,
+    ungraded written answers shown as awaiting grading.
 
-    nbgrader's ``ClearHiddenTests`` runs first, then :class:`grader.pipeline.inert.MakeInert`;
-    nbconvert's own HTML sanitizing is on as well, its ``clean_html`` filter being
-    :func:`grader.pipeline.inert.clean_html` (nh3).
+    nbgrader's ``ClearHiddenTests`` runs first, then :class:`grader.pipeline.inert.MakeInert`,
+    then nbgrader's own preprocessors with ``GetGrades`` replaced by :class:`GetGradesAwaiting`;
+    the page is rendered with this package's ``feedback`` template (:data:`TEMPLATES`, found before
+    nbgrader's own). nbconvert's own HTML sanitizing is on
+    as well, its ``clean_html`` filter being :func:`grader.pipeline.inert.clean_html` (nh3).
     """
     config = _course.nbgrader_config(course_dir, solutions=solutions, notebooks=notebooks, db_url=db_url)
     default = GenerateFeedback.class_traits()["preprocessors"].default()
-    config.GenerateFeedback.preprocessors = [ClearHiddenTests, MakeInert, *default]
+    config.GenerateFeedback.preprocessors = [ClearHiddenTests, MakeInert,
+                                             *_swap(list(default), GetGrades, GetGradesAwaiting)]
+    config.HTMLExporter.template_name = "feedback"
+    config.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), str(NBGRADER_TEMPLATES)]
     config.HTMLExporter.sanitize_html = True
     config.HTMLExporter.filters = {"clean_html": clean_html}
     return config
