@@ -1,4 +1,4 @@
-"""Where the course lives, as nbgrader sees it: one configuration for the CLI and ``nbgrader_config.py``.
+"""Where the course lives, as nbgrader sees it.
 
 The repository is the nbgrader course: ``solutions/`` is the source directory and
 ``notebooks/`` the release directory. Everything a class produces (submitted,
@@ -6,6 +6,11 @@ autograded and feedback folders, the sqlite gradebook) lives in a working course
 folder outside the tracked tree, ``course/`` by default. Where the instructor's wheel is
 installed without a checkout, the sources are the packaged ones and the working folders
 default to the current folder's ``course/`` and ``notebooks/``.
+
+The repository's ``nbgrader_config.py`` takes its settings from :func:`repository_config`;
+``python -m grader`` reads that file (and the course folder's) as stock nbgrader does
+(:mod:`grader.pipeline.config`). :func:`nbgrader_config` builds a configuration without
+reading any file, for tests and benchmarks that need one course folder's settings spelled out.
 """
 
 from __future__ import annotations
@@ -24,9 +29,12 @@ _BASE = CHECKOUT if CHECKOUT is not None else Path.cwd()
 NOTEBOOKS = _BASE / "notebooks"
 #: The default working course folder (git-ignored).
 COURSE = _BASE / "course"
+#: The course id of this repository's nbgrader_config.py (nbgrader's gradebook keys assignments by it).
+COURSE_ID = "attention"
 
-__all__ = ["CHECKOUT", "COURSE", "NOTEBOOKS", "PROJECT_ROOT", "SOLUTIONS", "assignments", "ensure_course_dir",
-           "gradebook_url", "nbgrader_config", "nbgrader_environment", "source_path"]
+__all__ = ["CHECKOUT", "COURSE", "COURSE_ID", "NOTEBOOKS", "PROJECT_ROOT", "SOLUTIONS", "assignments",
+           "ensure_course_dir", "gradebook_url", "nbgrader_config", "nbgrader_environment", "repository_config",
+           "source_path"]
 
 
 def gradebook_url(course_dir=COURSE, db_url=None):
@@ -71,6 +79,25 @@ def ensure_course_dir(course_dir=COURSE) -> Path:
     course_dir = Path(course_dir).resolve()
     course_dir.mkdir(parents=True, exist_ok=True)
     return course_dir
+
+
+def repository_config():
+    """The settings of this repository's ``nbgrader_config.py``: what stock ``nbgrader`` (and the
+    Lab's Validate button) run from the repository's folder use.
+
+    The course folder, the source and release folders and the course id; no gradebook URL, so
+    that nbgrader's default follows the course folder (``--course-dir X`` means ``X/gradebook.db``).
+
+    Returns
+    -------
+    traitlets.config.Config
+    """
+    config = Config()
+    config.CourseDirectory.root = str(COURSE)
+    config.CourseDirectory.source_directory = str(SOLUTIONS)
+    config.CourseDirectory.release_directory = str(NOTEBOOKS)
+    config.CourseDirectory.course_id = COURSE_ID
+    return config
 
 
 def nbgrader_environment():

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import FormgraderError
+from . import config as _config
 from . import course as _course
 
 #: nbgrader's Jupyter server extensions an instructor's formgrader server runs.
@@ -57,6 +58,7 @@ def server_root(course_dir: Path) -> Path:
 
 
 def write_config(config_dir: Path | str, course_dir: Path | str, *, db_url: str | None = None,
+                 course_id: str | None = None, config_file: Path | str | None = None,
                  solutions: Path | str = _course.SOLUTIONS,
                  notebooks: Path | str = _course.NOTEBOOKS) -> Path:
     """Write the formgrader server's Jupyter config folder; return it.
@@ -68,7 +70,10 @@ def write_config(config_dir: Path | str, course_dir: Path | str, *, db_url: str 
     course_dir : path-like
         The working course folder (submissions, gradebook).
     db_url : str, optional
-        The gradebook's SQLAlchemy URL (default: sqlite in the course folder).
+        The gradebook's SQLAlchemy URL (default: the course configuration's, else sqlite in the
+        course folder).
+    course_id, config_file : optional
+        ``--course-id`` and ``--config``, as for every other command (:mod:`grader.pipeline.config`).
     solutions, notebooks : path-like
         nbgrader's source and release folders.
 
@@ -80,11 +85,15 @@ def write_config(config_dir: Path | str, course_dir: Path | str, *, db_url: str 
     """
     config_dir = Path(config_dir)
     (config_dir / "labconfig").mkdir(parents=True, exist_ok=True)
-    settings = _course.nbgrader_config(course_dir, solutions=solutions, notebooks=notebooks,
-                                       db_url=db_url).CourseDirectory
+    config = _config.course_config(course_dir, config_file=config_file, db_url=db_url, course_id=course_id,
+                                   solutions=solutions, notebooks=notebooks)
+    resolved = _config.course_settings(config)
+    settings = {"root": str(resolved.root), "course_id": resolved.course_id, "db_url": resolved.db_url,
+                "source_directory": str(Path(solutions).resolve()),
+                "release_directory": str(Path(notebooks).resolve())}
     lines = ['"""Written by `python -m grader formgrader` for its server: the course it grades."""', "",
              "c = get_config()  # noqa: F821"]
-    lines += [f"c.CourseDirectory.{key} = {str(value)!r}" for key, value in sorted(settings.items())]
+    lines += [f"c.CourseDirectory.{key} = {value!r}" for key, value in sorted(settings.items())]
     (config_dir / "nbgrader_config.py").write_text("\n".join(lines) + "\n")
     server = {"ServerApp": {"jpserver_extensions": dict.fromkeys(SERVER_EXTENSIONS, True)}}
     (config_dir / "jupyter_server_config.json").write_text(json.dumps(server, indent=2))
@@ -94,7 +103,8 @@ def write_config(config_dir: Path | str, course_dir: Path | str, *, db_url: str 
 
 
 def formgrader_launch(config_dir: Path | str, course_dir: Path | str = _course.COURSE, *,
-                      db_url: str | None = None, ip: str = "127.0.0.1", port: int | None = None,
+                      db_url: str | None = None, course_id: str | None = None,
+                      config_file: Path | str | None = None, ip: str = "127.0.0.1", port: int | None = None,
                       open_browser: bool = True, solutions: Path | str = _course.SOLUTIONS,
                       notebooks: Path | str = _course.NOTEBOOKS) -> FormgraderLaunch:
     """Prepare the formgrader's server on a course folder: its config folder, command and environment.
@@ -107,8 +117,8 @@ def formgrader_launch(config_dir: Path | str, course_dir: Path | str = _course.C
         An empty folder for the server's Jupyter configuration (:func:`write_config`).
     course_dir : path-like
         The working course folder.
-    db_url : str, optional
-        The gradebook's SQLAlchemy URL.
+    db_url, course_id, config_file : optional
+        The course options, as :func:`write_config`.
     ip : str
         The address the server listens on (loopback by default).
     port : int, optional
@@ -136,7 +146,8 @@ def formgrader_launch(config_dir: Path | str, course_dir: Path | str = _course.C
                               "pip install attention-course-grader (or -e . in a checkout)") from None
     if port is not None and not 0 < port < 65536:
         raise FormgraderError(f"--port must be between 1 and 65535, not {port}")
-    write_config(config_dir, course_dir, db_url=db_url, solutions=solutions, notebooks=notebooks)
+    write_config(config_dir, course_dir, db_url=db_url, course_id=course_id, config_file=config_file,
+                 solutions=solutions, notebooks=notebooks)
     root = server_root(course_dir)
     command = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={root}",
                f"--ServerApp.ip={ip}", "--ServerApp.default_url=/formgrader",
@@ -157,7 +168,7 @@ def formgrader_launch(config_dir: Path | str, course_dir: Path | str = _course.C
 
 
 def run_formgrader(course_dir: Path | str = _course.COURSE, *, db_url: str | None = None,
-                   ip: str = "127.0.0.1", port: int | None = None, open_browser: bool = True) -> int:
+                   course_id: str | None = None, config_file: Path | str | None = None, ip: str = "127.0.0.1", port: int | None = None, open_browser: bool = True) -> int:
     """Run the formgrader's server on a course folder until it stops (Ctrl-C); return its exit status.
 
     Parameters are those of :func:`formgrader_launch`. SIGTERM and SIGHUP are passed on to the
@@ -169,9 +180,11 @@ def run_formgrader(course_dir: Path | str = _course.COURSE, *, db_url: str | Non
         As :func:`formgrader_launch`, or when the server cannot be started.
     """
     with tempfile.TemporaryDirectory(prefix="attention-formgrader-") as config_dir:
-        launch = formgrader_launch(config_dir, course_dir, db_url=db_url, ip=ip, port=port,
-                                   open_browser=open_browser)
-        print(f"formgrader on {launch.cwd} (gradebook {_course.gradebook_url(launch.cwd, db_url)}); "
+        launch = formgrader_launch(config_dir, course_dir, db_url=db_url, course_id=course_id,
+                                   config_file=config_file, ip=ip, port=port, open_browser=open_browser)
+        settings = _config.course_settings(_config.course_config(
+            launch.cwd, config_file=config_file, db_url=db_url, course_id=course_id))
+        print(f"formgrader on {launch.cwd} (gradebook {_config.shown_url(settings.db_url)}); "
               "Ctrl-C stops it", flush=True)
         try:
             process = subprocess.Popen(launch.command, cwd=launch.cwd, env=launch.env)

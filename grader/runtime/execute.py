@@ -94,28 +94,36 @@ class _CappedClient(NotebookClient):
         return self._capped(outs, msg, display_id, cell_index, cell_index, self.output_limit)
 
     def _capped(self, outs, msg, display_id, cell_index, key, limit):
+        """Keep an output while its cell, and (records aside) the notebook, stay within their limits.
+
+        The output that crosses the cell's limit keeps its head when it is printed text; what is
+        kept counts toward the notebook's budget, and once that is spent nothing more is kept.
+        """
         content = msg.get("content", {})
         size = _message_size(content)
         before = self._sizes.get(key, 0)
         self._sizes[key] = before + size
-        counted = key == cell_index  # records do not count against the notebook's budget
-        if counted:
-            total_before = self._totals["output"]
-            self._totals["output"] += size
-            if total_before > self.notebook_output_limit:
+        if before >= limit:
+            return None  # the cell's limit was reached and said so
+        if before + size <= limit:
+            kept_msg, kept = msg, size
+        elif msg.get("msg_type") == "stream":  # one huge print still shows its start
+            kept_msg = {**msg, "content": {**content, "text": content.get("text", "")[:limit - before]}}
+            kept = limit - before
+        else:
+            kept_msg, kept = None, 0
+        if key == cell_index:  # records do not count against the notebook's budget
+            if self._totals["output"] >= self.notebook_output_limit:
                 return None  # already said so
+            self._totals["output"] += kept
             if self._totals["output"] > self.notebook_output_limit:
                 _note(outs, self._events, cell_index, "output_truncated",
                       f"[output truncated: the notebook's outputs passed {self.notebook_output_limit:,} "
                       "characters]")
                 return None
-        if self._sizes[key] <= limit:
-            return super().output(outs, msg, display_id, cell_index)
-        if before < limit and msg.get("msg_type") == "stream":
-            # The chunk that crosses the limit keeps its head: one huge print still shows its start.
-            head = {**msg, "content": {**content, "text": content.get("text", "")[:limit - before]}}
-            super().output(outs, head, display_id, cell_index)
-        if before <= limit:  # the first output past the limit: say so, once
+        if kept_msg is not None:
+            super().output(outs, kept_msg, display_id, cell_index)
+        if before + size > limit:  # the first output past the limit: say so, once
             _note(outs, self._events, cell_index, "output_truncated",
                   f"[output truncated: more than {limit:,} characters]")
         return None
@@ -149,6 +157,7 @@ class _Plan:
     output_limit: int
     notebook_output_limit: int
     record_cells: frozenset
+    calls: dict
     startup_timeout: float
     start_attempts: int
     lock: bool
@@ -156,8 +165,8 @@ class _Plan:
 
 def execute_notebook(nb, *, workdir, env=None, cell_timeout=30.0, notebook_timeout=600.0,
                      memory_limit=2 * 1024**3, output_limit=1_000_000, notebook_output_limit=5_000_000,
-                     record_cells=(), sandbox="auto", startup_timeout=60.0, hidden=(), readonly=(),
-                     start_attempts=2):
+                     record_cells=(), calls=None, sandbox="auto", startup_timeout=60.0, hidden=(),
+                     readonly=(), start_attempts=2):
     """Execute every code cell of ``nb``, surviving answers that hang, crash or flood.
 
     Parameters
@@ -180,6 +189,11 @@ def execute_notebook(nb, *, workdir, env=None, cell_timeout=30.0, notebook_timeo
         Characters of output kept per cell and per notebook (check records aside).
     record_cells : iterable of int
         Indices of the cells whose check records are kept (the test cells).
+    calls : mapping of int to list of str, optional
+        The learner's functions each cell calls (a test cell: its exercises). When such a cell
+        runs out of time, those functions are replaced in every later kernel by one that
+        fails at once, so that a function that never returns costs its limit once, not once
+        per cell that calls it.
     sandbox : {"auto", True, False}
         Run the kernel under bubblewrap: when available, always (error if missing), or never.
     startup_timeout : float
@@ -224,7 +238,8 @@ def execute_notebook(nb, *, workdir, env=None, cell_timeout=30.0, notebook_timeo
                                                      private_tmp=False, home=workdir)
         plan = _Plan(_kernel_manager_class(prefix, options), kernel_env, cwd, runtime, cell_timeout,
                      time.monotonic() + notebook_timeout, output_limit, notebook_output_limit,
-                     frozenset(record_cells), startup_timeout, start_attempts, lock=bwrap is not None)
+                     frozenset(record_cells), dict(calls or {}), startup_timeout, start_attempts,
+                     lock=bwrap is not None)
         _run_cells(nb, events, plan)
     finally:
         _unlock(runtime)
@@ -301,6 +316,7 @@ def _run_cells(nb, events, plan):
         nb.cells[i].outputs = []
         nb.cells[i].execution_count = None
     done = []  # cells that ran to completion, replayed after a restart
+    hung = []  # functions that did not return within the cell limit: never called again
     position, attempt, start_failures = 0, 0, 0
     totals = {"output": 0}
     while position < len(code):
@@ -322,8 +338,10 @@ def _run_cells(nb, events, plan):
                 watchdog.start()
                 for i in done:
                     current = i
-                    _execute(client, copy.deepcopy(nb.cells[i]), i, plan)  # outputs discarded
+                    _replay(client, nb, i, plan)
                 current = None
+                if hung:
+                    _run_extra(client, nb, _disable(hung, plan.cell_timeout), plan)
                 while position < len(code):
                     current = code[position]
                     _execute(client, nb.cells[current], current, plan)
@@ -341,6 +359,7 @@ def _run_cells(nb, events, plan):
             else:
                 _fail(nb, events, current, "timeout",
                       f"this cell ran longer than the {plan.cell_timeout:g} s limit and was stopped")
+                hung += [name for name in plan.calls.get(current, []) if name not in hung]
         except DeadKernelError:
             if watchdog is not None and watchdog.fired:
                 _fail(nb, events, current, "disk_limit", "the kernel was stopped: it wrote more than "
@@ -370,6 +389,24 @@ def _run_cells(nb, events, plan):
             position += 1
 
 
+def _replay(client, nb, index, plan):
+    """Run cell ``index`` again in a fresh kernel, keeping the outputs of its first run."""
+    kept = nb.cells[index]
+    try:
+        _execute(client, copy.deepcopy(kept), index, plan)
+    finally:
+        nb.cells[index] = kept  # nbclient stores the cell it ran in place of the notebook's
+
+
+def _run_extra(client, nb, code, plan):
+    """Run code of the grader's own in the kernel, as a cell that is not part of the notebook."""
+    nb.cells.append(nbformat.v4.new_code_cell(code))
+    try:
+        _execute(client, nb.cells[-1], len(nb.cells) - 1, plan)
+    finally:
+        nb.cells.pop()
+
+
 def _execute(client, cell, index, plan):
     """Run one cell within the cell limit and what is left of the notebook's budget."""
     remaining = plan.deadline - time.monotonic()
@@ -377,6 +414,18 @@ def _execute(client, cell, index, plan):
         raise CellTimeoutError("the notebook's time limit is used up")
     client.timeout = max(1, math.ceil(min(plan.cell_timeout, remaining)))  # nbclient counts whole seconds
     client.execute_cell(cell, index)
+
+
+def _disable(names, limit):
+    """Code that replaces each function in ``names`` by one that fails at once, saying why."""
+    lines = ["def __grader_hung(name):",
+             "    def hung(*args, **kwargs):",
+             f"        raise TimeoutError(f'{{name}} did not return within the {limit:g} s limit earlier in "
+             "this notebook, so it is not called again')",
+             "    hung.__name__ = name",
+             "    return hung"]
+    lines += [f"{name} = __grader_hung({name!r})" for name in names if name.isidentifier()]
+    return "\n".join(lines)
 
 
 def _tail(path, chars=300):

@@ -160,7 +160,8 @@ def grade_notebook(learner: NotebookNode, source: NotebookNode, *, workdir: Path
             neutral, workdir=workdir, env={CASES_ENV: str(cases)}, readonly=[cases],
             cell_timeout=limits.cell_timeout, notebook_timeout=limits.notebook_timeout,
             memory_limit=limits.memory, output_limit=limits.output,
-            notebook_output_limit=limits.notebook_output, record_cells=set(plan), sandbox=sandbox,
+            notebook_output_limit=limits.notebook_output, record_cells=set(plan),
+            calls={index: [c.function for c in checks] for index, checks in plan.items()}, sandbox=sandbox,
             hidden=hidden, start_attempts=limits.retries + 1)
     graded, results = verify_notebook(executed, rebuilt.notebook, plan, seed, given)
     signals = [*rebuilt.signals, *scan_notebook(rebuilt.notebook, source),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -154,9 +155,47 @@ def answer_cell_errors(nb: NotebookNode) -> dict[str, str]:
     return found
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _error_line(cell: NotebookNode, output: dict) -> int | None:
+    """The line of the cell an error output points at (IPython writes it in the traceback)."""
+    if output.get("ename") == "SyntaxError":
+        found = re.search(r"line (\d+)\)?$", str(output.get("evalue", "")))
+    else:
+        trace = _ANSI.sub("", "\n".join(output.get("traceback", [])))
+        found = re.findall(r"Cell In\[\d+\], line (\d+)", trace)
+        found = re.match(r"(\d+)", found[0]) if found else None
+    return int(found.group(1)) if found else None
+
+
+def answer_cell_problems(nb: NotebookNode) -> dict[str, str]:
+    """Why each answer cell that failed to run failed, in a learner's words, by grade id.
+
+    ``"SyntaxError: invalid syntax, line 5: y = x +"``: the error, and the line of the cell it
+    points at, so that a learner finds it before chasing what it broke.
+    """
+    found = {}
+    for cell in nb.cells:
+        if cell.cell_type != "code" or not is_answer_cell(cell):
+            continue
+        for out in cell.get("outputs", []):
+            if out.get("output_type") != "error":
+                continue
+            evalue = re.sub(r" \([^()]*\.py, line \d+\)$", "", str(out.get("evalue", "")))
+            text = f"{out.get('ename', 'Error')}: {evalue}"
+            line = _error_line(cell, out)
+            lines = cell.source.splitlines()
+            if line is not None and 1 <= line <= len(lines):
+                text += f", line {line}: {lines[line - 1].strip()}"
+            found[grade_id(cell)] = text
+            break
+    return found
+
+
 def judge_cell(cell: NotebookNode, checks: list[PlannedCheck], seed: int,
                given: Mapping[str, str] | None = None, answer_errors: Mapping[str, str] | None = None,
-               ) -> ExerciseResult:
+               answer_problems: Mapping[str, str] | None = None) -> ExerciseResult:
     """Judge one executed test cell against the checks its source asks for.
 
     Parameters
@@ -171,6 +210,9 @@ def judge_cell(cell: NotebookNode, checks: list[PlannedCheck], seed: int,
         The notebook's given code by grade id (for checks of given code).
     answer_errors : mapping, optional
         From :func:`answer_cell_errors`.
+    answer_problems : mapping, optional
+        From :func:`answer_cell_problems`: an exercise whose own answer cell failed to run is
+        failed with that cell's error, the real cause, not the NameError it led to.
 
     Returns
     -------
@@ -203,7 +245,13 @@ def judge_cell(cell: NotebookNode, checks: list[PlannedCheck], seed: int,
                                "(was the grader's recorder replaced?)")
             elif "grader" in error:
                 signals.append(f"the grader's recorder could not run ({error[:200]})")
-            message = f"The {mode} check of {check.exercise} did not finish: {_cell_error(cell)}"
+            error = _cell_error(cell)
+            message = f"The {mode} check of {check.exercise} did not finish: {error}"
+            if "longer than" in error:
+                message = (f"{check.exercise} did not return: the {mode} check was stopped at the time "
+                           "limit. Look for a loop that never ends (a `while` whose condition never "
+                           "changes, an index that is never increased) or for work far larger than the "
+                           "inputs need.")
             if not check.hidden or message.replace("hidden", "public") not in messages:
                 messages.append(message)
             misconception = misconception or ("used_reference" if reference_use else "did_not_finish")
@@ -227,6 +275,12 @@ def judge_cell(cell: NotebookNode, checks: list[PlannedCheck], seed: int,
             signals.append(f"{check.exercise} tried to use the reference solution or grader internals")
         if verdict.misconception == "tampered":
             signals.append(f"malformed check record in {gid}")
+    problem = (answer_problems or {}).get(function)
+    if problem and not passed and not reference_use:  # the real cause comes first
+        messages.insert(0, f"Your answer cell for {function} did not run — {problem}. Until it runs, "
+                           f"{function} is not defined (or is an older version): fix this error, run the "
+                           "cell again, then this check.")
+        misconception = "answer_cell_failed"
     if reference_use and not passed:  # the answer cell's own failure is the cause, whatever the check saw
         misconception = "used_reference"
     malformed = [r for r in records if not isinstance(r, dict)]
@@ -245,6 +299,48 @@ def judge_cell(cell: NotebookNode, checks: list[PlannedCheck], seed: int,
         messages.append("Reported to your instructor: " + "; ".join(signals) + ".")
     return ExerciseResult(gid, function, max_points if passed else 0.0, max_points, passed,
                           "\n".join(messages), None if passed else misconception, signals)
+
+
+def _calls(source: str) -> set[str]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    return {node.func.id for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+
+
+def point_at_causes(results: list[ExerciseResult], nb: NotebookNode) -> None:
+    """Tell each failed exercise that calls an earlier failed exercise's function to fix that first.
+
+    A bug in ``softmax`` fails ``attention_weights`` and, through it, ``attend``; each of them gets
+    one line naming ``softmax``, the root of the chain, so a learner fixes one bug, not three.
+    """
+    answers = {grade_id(c): c.source for c in nb.cells if c.cell_type == "code" and is_answer_cell(c)}
+    failed = [r.function for r in results if not r.passed and r.function]
+    calls = {name: [other for other in failed[:failed.index(name)] if other in _calls(answers.get(name, ""))]
+             for name in failed}
+
+    def roots(name, seen=()):
+        found = []
+        for callee in calls.get(name, []):
+            deeper = roots(callee, (*seen, name)) if callee not in seen else []
+            found += [r for r in (deeper or [callee]) if r not in found]
+        return found
+
+    for result in results:
+        if result.passed or not calls.get(result.function):
+            continue
+        direct, root = calls[result.function], roots(result.function)
+        line = f"{result.function} calls your {_names(direct)}, which fails its own check above"
+        if root != direct:
+            line += f" because of {_names(root)}"
+        advice = f"{line}: fix {_names(root)} first — this failure may be the same bug."
+        result.feedback = f"{advice}\n{result.feedback}"
+
+
+def _names(names):
+    return ", ".join(f"`{name}`" for name in names)
 
 
 def neutralise(nb: NotebookNode, given: Mapping[str, str]) -> tuple[NotebookNode, dict[int, list]]:
@@ -293,12 +389,14 @@ def verify_notebook(executed: NotebookNode, source_cells: NotebookNode, plan: Ma
         One per test cell, in notebook order.
     """
     nb = copy.deepcopy(executed)
-    answer_errors = answer_cell_errors(nb)
+    answer_errors, answer_problems = answer_cell_errors(nb), answer_cell_problems(nb)
     results = []
     for index, checks in sorted(plan.items()):
-        cell = nb.cells[index]
-        result = judge_cell(cell, checks, seed, given, answer_errors)
+        result = judge_cell(nb.cells[index], checks, seed, given, answer_errors, answer_problems)
         results.append(result)
+    point_at_causes(results, nb)
+    for index, result in zip(sorted(plan), results, strict=True):
+        cell = nb.cells[index]
         cell.source = source_cells.cells[index].source
         if result.passed:
             cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=result.feedback + "\n")]
