@@ -33,8 +33,8 @@ COURSE = _BASE / "course"
 COURSE_ID = "attention"
 
 __all__ = ["CHECKOUT", "COURSE", "COURSE_ID", "NOTEBOOKS", "PROJECT_ROOT", "SOLUTIONS", "assignments",
-           "ensure_course_dir", "gradebook_url", "nbgrader_config", "nbgrader_environment", "repository_config",
-           "source_path"]
+           "ensure_course_dir", "gradebook_url", "nbgrader_config", "nbgrader_environment",
+           "repository_config", "source_path"]
 
 
 def gradebook_url(course_dir=COURSE, db_url=None):

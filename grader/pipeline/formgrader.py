@@ -168,7 +168,8 @@ def formgrader_launch(config_dir: Path | str, course_dir: Path | str = _course.C
 
 
 def run_formgrader(course_dir: Path | str = _course.COURSE, *, db_url: str | None = None,
-                   course_id: str | None = None, config_file: Path | str | None = None, ip: str = "127.0.0.1", port: int | None = None, open_browser: bool = True) -> int:
+                   course_id: str | None = None, config_file: Path | str | None = None,
+                   ip: str = "127.0.0.1", port: int | None = None, open_browser: bool = True) -> int:
     """Run the formgrader's server on a course folder until it stops (Ctrl-C); return its exit status.
 
     Parameters are those of :func:`formgrader_launch`. SIGTERM and SIGHUP are passed on to the
