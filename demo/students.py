@@ -297,14 +297,15 @@ def learners():
                     os._exit(1)  # stop here while I look at the shapes
                 """), before="import os"), "attend": SELF_CONTAINED_ATTEND},
                 failing={"test_weighted_sum": "did_not_finish"}, misbehaves=True),
-        Learner("max", "dot_scores peeks at memory with ctypes and segfaults",
+        Learner("max", "dot_scores peeks at memory with ctypes and segfaults (the ctypes import is "
+                       "reported)",
                 answers={"dot_scores": Answer(_code("""
                     q, K = np.asarray(q), np.asarray(K)
                     scores = (K @ q[..., :, None])[..., 0]
                     ctypes.string_at(0)  # peek at the raw memory
                     return scores
                 """), before="import ctypes"), "attention_weights": SELF_CONTAINED_WEIGHTS},
-                failing={"test_dot_scores": "did_not_finish"}, written=1, misbehaves=True),
+                failing={"test_dot_scores": "did_not_finish"}, written=1, misbehaves=True, tamper=True),
         Learner("nia", "softmax calls sys.exit() instead of returning",
                 answers={"softmax": Answer(_code("""
                     x = np.asarray(x)
@@ -392,7 +393,7 @@ def learners():
                 """)), "attention_weights": SELF_CONTAINED_WEIGHTS},
                 failing={"test_softmax": "used_reference"}, tamper=True, written=1),
         Learner("vic", "weighted_sum hunts for solutions/ and gradebook.db by path (hidden by the "
-                       "sandbox: it only fails, nothing to report)",
+                       "sandbox: it only fails; its exec of what it would find is reported)",
                 answers={"weighted_sum": Answer(_code("""
                     here = Path.cwd()
                     for folder in (here, *here.parents):
@@ -411,7 +412,7 @@ def learners():
                     import json
                     from pathlib import Path
                 """)), "attend": SELF_CONTAINED_ATTEND},
-                failing={"test_weighted_sum": "wrong_values"}),
+                failing={"test_weighted_sum": "wrong_values"}, tamper=True),
     ]
 
 
