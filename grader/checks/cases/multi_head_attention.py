@@ -223,8 +223,8 @@ def rotary_embedding_cases(rng, hidden):
     A width of 2 has a single pair, whose frequency is 1 whatever the base: the pairing, the
     exponent and the base only show from d = 4 on, so most cases are wider. Positions in the tens
     and hundreds make a wrong frequency visible in the slow pairs too. Large positions come with
-    float64 queries only: in float32 an angle of several hundred radians computed in float32 is
-    off by more than the tolerance, which is a rounding matter, not a mistake.
+    float64 queries only, which keeps the rounding of float32 angles (about 1e-5 at 500 radians)
+    out of the comparison: it is a matter of precision, not a mistake.
 
     Public: 4 positions of width 6 (positions 0 … 3); a batch of two with given integer positions;
     base 100 with float positions up to 500; float32 with batch axes (2, 1); a single position at
