@@ -10,7 +10,21 @@ a late penalty (c.LateSubmissionPlugin.penalty_method = "zero", or c.AssignLateP
 a PostgreSQL gradebook (c.CourseDirectory.db_url = "postgresql://..."), another course id.
 """
 
-from grader.pipeline.course import repository_config
+import sys
+from pathlib import Path
+
+# The grader package of this checkout, not another installed copy: `nbgrader` and the formgrader
+# do not put the checkout on sys.path, and an installed `grader` would name its own folders.
+_checkout = str(Path(__file__).resolve().parent)
+if _checkout not in sys.path:
+    sys.path.insert(0, _checkout)
+
+from grader.pipeline.course import ensure_course_dir, nbgrader_environment, repository_config  # noqa: E402
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
 c.merge(repository_config())
+# The formgrader opens the sqlite gradebook in the course folder as soon as it lists assignments;
+# sqlite cannot create it in a folder that does not exist yet (HTTP 500 "unable to open database file").
+ensure_course_dir(c.CourseDirectory.root)
+# It then runs the `alembic` command, which is not on PATH in a virtualenv used without activating it.
+nbgrader_environment()

@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import GraderError
+from .errors import GraderError, UsageError
 from .pipeline import collect as _collect
 from .pipeline import course as _course
 from .runtime.grade import Limits, check_notebook
@@ -155,6 +155,19 @@ def build_parser() -> argparse.ArgumentParser:
     _course_options(export)
     export.set_defaults(run=run_export)
 
+    formgrader = commands.add_parser(
+        "formgrader", help="open nbgrader's formgrader on the course folder to grade the written answers",
+        description="Start JupyterLab with nbgrader's formgrader on the course folder (created if it "
+                    "does not exist) and open it in a browser: Manual Grading scores the written answers "
+                    "that autograde left to you. The formgrader is switched on for this server only. "
+                    "Ctrl-C stops it.")
+    formgrader.add_argument("--port", type=int,
+                            help="port of the server (default: Jupyter's, 8888 or the next free one)")
+    formgrader.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    formgrader.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    _course_options(formgrader)
+    formgrader.set_defaults(run=run_formgrader)
+
     report = commands.add_parser(
         "report", help="a class report (HTML): pass rates, common mistakes, tampering, incidents",
         description="Write an HTML report for the instructor from the last autograde run.")
@@ -178,6 +191,11 @@ def run_check(args) -> int:
 def run_release(args) -> int:
     from .checks import public_data
     from .pipeline.release import release
+
+    if _course.CHECKOUT is None:
+        raise UsageError("release writes the student notebooks and the student package's data of a "
+                         "checkout of the course; run it in one (git clone ...), not from the installed "
+                         "wheel")
 
     for path in release(args.assignments, due=args.due, **_config_kwargs(args)):
         print(f"released {path}")
@@ -241,6 +259,12 @@ def run_export(args) -> int:
     for line in result.unrostered:
         print(f"not on the roster {line}", file=sys.stderr)
     return 1 if result.unrostered else 0
+
+
+def run_formgrader(args) -> int:
+    from .pipeline.formgrader import run_formgrader as serve
+
+    return serve(ip=args.ip, port=args.port, open_browser=not args.no_browser, **_config_kwargs(args))
 
 
 def run_report(args) -> int:

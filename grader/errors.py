@@ -44,6 +44,10 @@ class ReportError(GraderError):
     """There is nothing to report (no autograde results yet)."""
 
 
+class FormgraderError(GraderError):
+    """The formgrader cannot be started (the course folder cannot be made, no JupyterLab, a bad port)."""
+
+
 class SandboxError(GraderError):
     """The sandbox was required but cannot be used on this machine."""
 

@@ -16,12 +16,16 @@ import attention_course
 from attention_course import record as _record
 from attention_course.given import COMPARISONS
 
+from ..sources import STUDENT_PACKAGE_SOURCE
 from . import registry
 from .exercise import Exercise
 from .judge import call_quietly, describe, wrong_outputs
 
-#: Where the student package reads its public-check data.
-DATA_PATH = Path(attention_course.__file__).resolve().parent / "data" / "public_checks.json"
+#: Where the student package's public-check data is written: in the checkout's student package
+#: (``student/attention_course``, the source of the student wheel) when there is a checkout, else
+#: where this process imports the student package from.
+DATA_PATH = STUDENT_PACKAGE_SOURCE / "data" / "public_checks.json" if STUDENT_PACKAGE_SOURCE is not None \
+    else Path(attention_course.__file__).resolve().parent / "data" / "public_checks.json"
 #: Version of the data layout.
 VERSION = 1
 

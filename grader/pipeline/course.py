@@ -3,7 +3,9 @@
 The repository is the nbgrader course: ``solutions/`` is the source directory and
 ``notebooks/`` the release directory. Everything a class produces (submitted,
 autograded and feedback folders, the sqlite gradebook) lives in a working course
-folder outside the tracked tree, ``course/`` by default.
+folder outside the tracked tree, ``course/`` by default. Where the instructor's wheel is
+installed without a checkout, the sources are the packaged ones and the working folders
+default to the current folder's ``course/`` and ``notebooks/``.
 
 The repository's ``nbgrader_config.py`` takes its settings from :func:`repository_config`;
 ``python -m grader`` reads that file (and the course folder's) as stock nbgrader does
@@ -19,17 +21,20 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-from ..sources import PROJECT_ROOT, SOLUTIONS, assignments, source_path
+from ..sources import CHECKOUT, PROJECT_ROOT, SOLUTIONS, assignments, source_path
 
+#: The folder the course's working folders default to: the checkout, else the current folder.
+_BASE = CHECKOUT if CHECKOUT is not None else Path.cwd()
 #: The student versions generated from the sources (nbgrader's release_directory).
-NOTEBOOKS = PROJECT_ROOT / "notebooks"
+NOTEBOOKS = _BASE / "notebooks"
 #: The default working course folder (git-ignored).
-COURSE = PROJECT_ROOT / "course"
+COURSE = _BASE / "course"
 #: The course id of this repository's nbgrader_config.py (nbgrader's gradebook keys assignments by it).
 COURSE_ID = "attention"
 
-__all__ = ["COURSE", "COURSE_ID", "NOTEBOOKS", "PROJECT_ROOT", "SOLUTIONS", "assignments", "gradebook_url",
-           "nbgrader_config", "nbgrader_environment", "repository_config", "source_path"]
+__all__ = ["CHECKOUT", "COURSE", "COURSE_ID", "NOTEBOOKS", "PROJECT_ROOT", "SOLUTIONS", "assignments",
+           "ensure_course_dir", "gradebook_url", "nbgrader_config", "nbgrader_environment",
+           "repository_config", "source_path"]
 
 
 def gradebook_url(course_dir=COURSE, db_url=None):
@@ -62,6 +67,18 @@ def nbgrader_config(course_dir=COURSE, *, solutions=SOLUTIONS, notebooks=NOTEBOO
     config.CourseDirectory.release_directory = str(Path(notebooks).resolve())
     config.CourseDirectory.db_url = gradebook_url(course_dir, db_url)
     return config
+
+
+def ensure_course_dir(course_dir=COURSE) -> Path:
+    """Create the working course folder if it does not exist yet; return it, resolved.
+
+    nbgrader's gradebook is sqlite in this folder, and sqlite cannot create a file in a
+    folder that does not exist: the formgrader of a fresh course answered HTTP 500 ("unable
+    to open database file") until something else had made the folder.
+    """
+    course_dir = Path(course_dir).resolve()
+    course_dir.mkdir(parents=True, exist_ok=True)
+    return course_dir
 
 
 def repository_config():

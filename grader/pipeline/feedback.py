@@ -5,7 +5,8 @@ time: the learner's answers, their plots, and in each test cell the grader's ver
 named mistake and its hint). Its pipeline gets nbgrader's ``ClearHiddenTests`` in front and
 renders learner content inert (:mod:`grader.pipeline.inert`); every file written is then
 searched for the hidden tests' source and for active content, and a file that holds any is
-deleted and reported, never handed back.
+deleted and reported, never handed back. A written answer that nobody has graded yet shows as
+*awaiting grading* with its points, not as 0 (:class:`~grader.pipeline.nbgrader_bridge.GetGradesAwaiting`).
 """
 
 from __future__ import annotations
@@ -75,13 +76,11 @@ BOOTSTRAP_CSS = NBGRADER_TEMPLATES.parent / "static" / "node_modules" / "bootstr
 @functools.cache
 def template_scripts() -> frozenset:
     """The scripts the feedback template itself puts on every page (MathJax and its settings)."""
-    config = feedback_config(_course.COURSE)
-    config.HTMLExporter.template_name = "feedback"  # as nbgrader's generate_feedback sets them
-    config.HTMLExporter.extra_template_basedirs = [str(NBGRADER_TEMPLATES)]
-    config.HTMLExporter.extra_template_paths = [str(BOOTSTRAP_CSS)]
+    config = feedback_config(_course.COURSE)  # the feedback pages' template, as nbgrader renders them
+    config.HTMLExporter.extra_template_paths = [str(BOOTSTRAP_CSS)]  # as nbgrader's GenerateFeedback sets it
     page, _ = HTMLExporter(config=config).from_notebook_node(
         nbformat.v4.new_notebook(), resources={"nbgrader": {"notebook": "x", "score": 0, "max_score": 0,
-                                                            "late_penalty": 0}})
+                                                            "late_penalty": 0, "awaiting_points": 0}})
     return frozenset(inert.scripts(page))
 
 

@@ -11,7 +11,9 @@
   checking that the two notebooks have the same cells. nbgrader's SaveAutoGrades then scores
   the sanitized notebook and writes the gradebook, from one process only.
 - nbgrader's ``ClearHiddenTests`` is put in front of ``generate_feedback``, so that the
-  feedback HTML never shows the hidden tests' source.
+  feedback HTML never shows the hidden tests' source, and :class:`GetGradesAwaiting` takes
+  the place of its ``GetGrades``, so that a written answer nobody has graded yet shows as
+  *awaiting grading*, not as 0 points (the page's template: ``nbconvert-templates/feedback``).
 
 Both are layered on the course's own configuration (:mod:`grader.pipeline.config`): the course's
 preprocessor lists stay, with these steps put in or swapped where they belong.
@@ -27,7 +29,7 @@ from pathlib import Path
 import nbformat
 import nbgrader
 from nbgrader.converters import Autograde, GenerateFeedback
-from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor
+from nbgrader.preprocessors import ClearHiddenTests, Execute, GetGrades, NbGraderPreprocessor
 from traitlets import Unicode
 from traitlets.config import Config
 from traitlets.utils.importstring import import_item
@@ -39,9 +41,13 @@ from . import config as _config
 from . import course as _course
 from .inert import MakeInert, clean_html
 
-#: nbgrader's own templates (its feedback page, which the inert one extends).
+#: nbgrader's own templates (its feedback page, which ours extends).
 NBGRADER_TEMPLATES = (Path(nbgrader.__file__).resolve().parent / "server_extensions" / "formgrader"
                       / "templates")
+#: This package's nbconvert templates (the folder's name is no Python name, so that setuptools does not
+#: take it for a package): ``feedback``, nbgrader's feedback page with "awaiting grading". nbgrader's API
+#: always renders feedback with the template named ``feedback``; this folder, searched first, supplies it.
+TEMPLATES = Path(__file__).resolve().parent / "nbconvert-templates"
 
 
 @contextlib.contextmanager
@@ -98,6 +104,30 @@ class LoadPregraded(NbGraderPreprocessor):
         return nb, resources
 
 
+class GetGradesAwaiting(GetGrades):
+    """nbgrader's ``GetGrades``, which also marks the graded cells that still await a grader.
+
+    A cell awaits grading when nbgrader's gradebook says it needs a manual grade: a written
+    answer that the learner changed and nobody has scored yet (nbgrader scores an untouched
+    one 0 itself). Such a cell gets ``metadata.nbgrader.awaiting = True``, and
+    ``resources["nbgrader"]["awaiting_points"]`` is the sum of their points; the feedback
+    template shows "awaiting grading" for them instead of their provisional score of 0.
+    """
+
+    def preprocess(self, nb, resources):
+        resources["nbgrader"]["awaiting_points"] = 0.0
+        return super().preprocess(nb, resources)
+
+    def _get_score(self, cell, resources):
+        super()._get_score(cell, resources)
+        grade = self.gradebook.find_grade(cell.metadata["nbgrader"]["grade_id"], self.notebook_id,
+                                          self.assignment_id, self.student_id)
+        cell.metadata.nbgrader["awaiting"] = bool(grade.needs_manual_grade)
+        if grade.needs_manual_grade:
+            resources["nbgrader"]["awaiting_points"] += float(grade.max_score or 0)
+
+
+
 def _same_class(item, cls) -> bool:
     """Is a preprocessor entry (a class or its dotted name, as config files write it) ``cls``?"""
     return (import_item(item) if isinstance(item, str) else item) is cls
@@ -143,14 +173,20 @@ def layer_feedback(config: Config) -> Config:
     """A copy of ``config`` whose feedback hides the hidden tests and makes learner content inert.
 
     nbgrader's ``ClearHiddenTests`` runs first, then :class:`grader.pipeline.inert.MakeInert`, then
-    the course's own ``GenerateFeedback.preprocessors`` (or nbgrader's default); nbconvert's own
+    the course's own ``GenerateFeedback.preprocessors`` (or nbgrader's default) with ``GetGrades``
+    replaced by :class:`GetGradesAwaiting`, so that an ungraded written answer shows as awaiting
+    grading; the page is rendered with this package's ``feedback`` template (:data:`TEMPLATES`,
+    found before nbgrader's own). nbconvert's own
     HTML sanitizing is on as well, its ``clean_html`` filter being
     :func:`grader.pipeline.inert.clean_html` (nh3).
     """
     layered = copy.deepcopy(config)
-    steps = [p for p in _course_list(layered, GenerateFeedback, "preprocessors")
+    steps = [GetGradesAwaiting if _same_class(p, GetGrades) else p
+             for p in _course_list(layered, GenerateFeedback, "preprocessors")
              if not (_same_class(p, ClearHiddenTests) or _same_class(p, MakeInert))]
     layered.GenerateFeedback.preprocessors = [ClearHiddenTests, MakeInert, *steps]
+    layered.HTMLExporter.template_name = "feedback"
+    layered.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), str(NBGRADER_TEMPLATES)]
     layered.HTMLExporter.sanitize_html = True
     layered.HTMLExporter.filters = {"clean_html": clean_html}
     return layered

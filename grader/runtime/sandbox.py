@@ -125,13 +125,22 @@ def python_folders() -> list[Path]:
     return found
 
 
-def trusted_folders() -> list[Path]:
-    """Where the trusted packages are installed (a checkout or site-packages), to hide them."""
+def trusted_folders(search_path: list[str] | None = None) -> list[Path]:
+    """Where the trusted packages are, to hide them: every copy, not only the one imported.
+
+    The copy this process imported (a checkout, say) and any other copy installed on the
+    import path (``search_path``, default ``sys.path``): an instructor who runs the grader
+    from a checkout may also have the wheel installed in the environment that a kernel sees.
+    """
     found = []
     for name in TRUSTED_PACKAGES:
         module = sys.modules.get(name) or __import__(name)
         found += [Path(p).resolve() for p in getattr(module, "__path__", [])]
-    return found
+        for entry in sys.path if search_path is None else search_path:
+            folder = Path(entry or ".") / name
+            if folder.is_dir():
+                found.append(folder.resolve())
+    return list(dict.fromkeys(found))
 
 
 def _system_binds() -> list[str]:
@@ -173,6 +182,8 @@ def bwrap_prefix(bwrap: str, *, site: Path, runtime: Path, env: dict, readonly=(
     """
     args = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--clearenv", "--proc", "/proc", "--dev", "/dev", *_system_binds()]
+    # The private /tmp first: what is bound next may lie in the host's /tmp (a virtualenv made there).
+    args += ["--size", str(int(tmp_bytes)), "--tmpfs", "/tmp"]
     bound = python_folders()
     for folder in bound:
         args += ["--ro-bind", str(folder), str(folder)]
@@ -180,7 +191,7 @@ def bwrap_prefix(bwrap: str, *, site: Path, runtime: Path, env: dict, readonly=(
         folder = Path(folder).resolve()
         if any(_inside(folder, b) for b in bound):
             args += ["--tmpfs", str(folder)]  # an empty folder over the trusted code
-    args += ["--size", str(int(tmp_bytes)), "--tmpfs", "/tmp", "--ro-bind", str(site), str(site)]
+    args += ["--ro-bind", str(site), str(site)]
     for path in readonly:
         args += ["--ro-bind", str(path), str(path)]
     args += ["--bind", str(runtime), str(runtime), "--chdir", "/tmp"]

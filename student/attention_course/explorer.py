@@ -2,7 +2,9 @@
 
 The explorer draws random unit-variance queries and keys (the setting of the
 variance argument for the √d_k scaling), runs the learner's own attention
-function on them and shows the attention map. Sliders set the key dimension
+function on them and shows the attention map. The tokens are labelled
+neutrally, ``t0, t1, …``: their vectors are random, so a word as a label
+would suggest a meaning that is not there. Sliders set the key dimension
 ``d_k`` (``d_head`` for multi-head attention) and a temperature, check boxes
 switch a causal and a padding mask on and off, and a head selector picks one
 head of multi-head attention.
@@ -61,9 +63,23 @@ def _check_temperature(temperature):
     return float(temperature)
 
 
-def _check_tokens(tokens):
-    if isinstance(tokens, str) or not len(tokens):
-        raise ValueError(f"tokens must be a non-empty sequence of labels, got {tokens!r}")
+def token_labels(tokens):
+    """The labels of the explorer's random tokens: neutral ones, or the caller's.
+
+    Parameters
+    ----------
+    tokens : int or sequence of str
+        A number of tokens n, labelled ``t0, t1, …, t(n-1)``; or one label per token.
+
+    Returns
+    -------
+    list of str
+    """
+    if isinstance(tokens, int | np.integer) and not isinstance(tokens, bool):
+        return [f"t{i}" for i in range(_check_int(tokens, "tokens", 1))]
+    if isinstance(tokens, str) or not hasattr(tokens, "__len__") or not len(tokens):
+        raise ValueError(f"tokens must be a number of tokens (>= 1) or a non-empty sequence of labels, "
+                         f"got {tokens!r}")
     return [str(token) for token in tokens]
 
 
@@ -462,7 +478,7 @@ def _mask_boxes(widgets, causal, padding, n_pad):
                              description=f"padding mask (hide the {n_pad} {PAD} keys)"))
 
 
-def attention_explorer(attention_fn, tokens, *, d_k=16, temperature=1.0, causal=False, padding=False,
+def attention_explorer(attention_fn, tokens=8, *, d_k=16, temperature=1.0, causal=False, padding=False,
                        n_pad=2, seed=0):
     """Explore the attention map of the learner's attention function.
 
@@ -476,8 +492,9 @@ def attention_explorer(attention_fn, tokens, *, d_k=16, temperature=1.0, causal=
     attention_fn : callable
         ``attention_fn(Q, K, V, mask=None) -> (out, weights)``: the learner's
         ``scaled_dot_product_attention`` or ``dot_product_attention``.
-    tokens : sequence of str
-        Labels of the real tokens.
+    tokens : int or sequence of str, default 8
+        The number of real tokens, labelled ``t0, t1, …``; or their labels. The vectors are
+        random whatever the labels say, so neutral labels are the honest ones.
     d_k : int, default 16
         Initial key dimension, one of :data:`D_K_CHOICES`.
     temperature : float, default 1.0
@@ -498,7 +515,7 @@ def attention_explorer(attention_fn, tokens, *, d_k=16, temperature=1.0, causal=
     import ipywidgets as widgets
 
     name = _name(attention_fn)
-    labels = _check_tokens(tokens)
+    labels = token_labels(tokens)
     n_tokens = len(labels)
     n_pad = _check_int(n_pad, "n_pad", 0)
     labels = labels + [PAD] * n_pad
@@ -524,7 +541,7 @@ def attention_explorer(attention_fn, tokens, *, d_k=16, temperature=1.0, causal=
         return _skipped(name)
 
 
-def multi_head_explorer(multi_head_fn, tokens, *, num_heads=4, d_head=8, temperature=1.0, causal=False,
+def multi_head_explorer(multi_head_fn, tokens=6, *, num_heads=4, d_head=8, temperature=1.0, causal=False,
                         padding=False, n_pad=2, seed=0):
     """Explore every head's attention map of the learner's multi-head attention.
 
@@ -538,8 +555,9 @@ def multi_head_explorer(multi_head_fn, tokens, *, num_heads=4, d_head=8, tempera
     multi_head_fn : callable
         ``multi_head_fn(X_q, X_kv, params, num_heads, mask=None) -> (out, weights)``: the
         learner's ``multi_head_attention``, called for self-attention.
-    tokens : sequence of str
-        Labels of the real tokens.
+    tokens : int or sequence of str, default 6
+        The number of real tokens, labelled ``t0, t1, …``; or their labels (the vectors are
+        random whatever the labels say).
     num_heads : int, default 4
     d_head : int, default 8
         Initial width of a head, one of :data:`D_HEAD_CHOICES`.
@@ -559,7 +577,7 @@ def multi_head_explorer(multi_head_fn, tokens, *, num_heads=4, d_head=8, tempera
     import ipywidgets as widgets
 
     name = _name(multi_head_fn)
-    labels = _check_tokens(tokens)
+    labels = token_labels(tokens)
     n_tokens = len(labels)
     n_pad = _check_int(n_pad, "n_pad", 0)
     num_heads = _check_int(num_heads, "num_heads", 1)

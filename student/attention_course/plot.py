@@ -19,9 +19,38 @@ def _colormap():
     return plt.get_cmap("viridis").with_extremes(bad=MASKED_COLOUR)
 
 
-def _draw(ax, w, query_labels, key_labels, vmax):
+#: Largest map (queries × keys) whose cells are annotated with their weight by default.
+ANNOTATE_UP_TO = 10
+
+
+def _scale(w, vmin, vmax):
+    """The colour limits: the given ones, or the weights' own range where a limit is None."""
+    finite = w[np.isfinite(w)]
+    low = float(vmin) if vmin is not None else float(finite.min()) if finite.size else 0.0
+    high = float(vmax) if vmax is not None else float(finite.max()) if finite.size else 1.0
+    return low, max(high, low + 1e-12)
+
+
+def _annotate(asked, n_rows, n_cols):
+    """Whether to write the weights in the cells: as asked, or by default for small maps."""
+    if asked is None:
+        return n_rows <= ANNOTATE_UP_TO and n_cols <= ANNOTATE_UP_TO
+    return bool(asked)
+
+
+def _write_values(ax, image, w, fontsize):
+    """Each visible cell's weight, two decimals, in black or white, whichever reads on its colour."""
+    for (i, j), value in np.ndenumerate(w):
+        if value == 0 or not np.isfinite(value):
+            continue  # masked cells stay plain grey
+        r, g, b, _ = image.cmap(image.norm(value))
+        colour = "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
+        ax.text(j, i, f"{value:.2f}", ha="center", va="center", color=colour, fontsize=fontsize)
+
+
+def _draw(ax, w, query_labels, key_labels, vmin, vmax, annotate, fontsize=8):
     shown = np.ma.masked_where(w == 0, w)
-    image = ax.imshow(shown, cmap=_colormap(), vmin=0.0, vmax=vmax, aspect="auto",
+    image = ax.imshow(shown, cmap=_colormap(), vmin=vmin, vmax=vmax, aspect="auto",
                       interpolation="nearest")
     n_q, n_k = w.shape
     for labels, n, axis, setter, name in (
@@ -37,10 +66,13 @@ def _draw(ax, w, query_labels, key_labels, vmax):
         setter(range(n), labels, rotation=90 if axis == "x" else 0)
     ax.set_xlabel("key")
     ax.set_ylabel("query")
+    if annotate:
+        _write_values(ax, image, w, fontsize)
     return image
 
 
-def attention_map(weights, query_labels=None, key_labels=None, ax=None, title=None):
+def attention_map(weights, query_labels=None, key_labels=None, ax=None, title=None, *, vmin=0.0, vmax=1.0,
+                  annotate=None):
     """Draw one attention map as a heatmap.
 
     Parameters
@@ -54,6 +86,13 @@ def attention_map(weights, query_labels=None, key_labels=None, ax=None, title=No
     ax : matplotlib.axes.Axes, optional
         Where to draw; a new figure is made when omitted.
     title : str, optional
+    vmin, vmax : float or None, default 0.0 and 1.0
+        The weights at the two ends of the colour scale. The fixed default 0–1, the range of
+        every attention weight, draws the same weight in the same colour in every map, so
+        maps can be compared by eye; None takes the map's own minimum or maximum instead.
+    annotate : bool, optional
+        Write each visible cell's weight in it (two decimals). By default only for maps of
+        at most 10 × 10 cells, where the numbers still fit.
 
     Returns
     -------
@@ -68,15 +107,16 @@ def attention_map(weights, query_labels=None, key_labels=None, ax=None, title=No
         )
     if ax is None:
         _, ax = plt.subplots(figsize=(1.0 + 0.45 * w.shape[1], 0.8 + 0.4 * w.shape[0]))
-    vmax = max(float(np.nanmax(w)) if w.size else 1.0, 1e-12)
-    image = _draw(ax, w, query_labels, key_labels, vmax)
+    low, high = _scale(w, vmin, vmax)
+    image = _draw(ax, w, query_labels, key_labels, low, high, _annotate(annotate, *w.shape))
     ax.figure.colorbar(image, ax=ax, label="weight")
     if title:
         ax.set_title(title)
     return ax
 
 
-def attention_heads(weights, query_labels=None, key_labels=None, ncols=4, title=None):
+def attention_heads(weights, query_labels=None, key_labels=None, ncols=4, title=None, *, vmin=0.0,
+                    vmax=1.0, annotate=None):
     """Draw one attention map per head on a shared colour scale.
 
     Parameters
@@ -89,6 +129,11 @@ def attention_heads(weights, query_labels=None, key_labels=None, ncols=4, title=
         Panels per row.
     title : str, optional
         Title of the whole figure.
+    vmin, vmax : float or None, default 0.0 and 1.0
+        The ends of the one colour scale that every panel shares; None takes the smallest or
+        largest weight of all heads instead.
+    annotate : bool, optional
+        Write each visible cell's weight in it; by default only for maps of at most 10 × 10.
 
     Returns
     -------
@@ -109,13 +154,14 @@ def attention_heads(weights, query_labels=None, key_labels=None, ncols=4, title=
         nrows, ncols, figsize=(0.6 + ncols * (0.8 + 0.35 * w.shape[2]), nrows * (0.9 + 0.35 * w.shape[1])),
         squeeze=False, constrained_layout=True,
     )
-    vmax = max(float(np.nanmax(w)) if w.size else 1.0, 1e-12)
+    low, high = _scale(w, vmin, vmax)
+    annotate = _annotate(annotate, *w.shape[1:])
     image = None
     for i, ax in enumerate(axes.flat):
         if i >= h:
             ax.remove()
             continue
-        image = _draw(ax, w[i], query_labels, key_labels, vmax)
+        image = _draw(ax, w[i], query_labels, key_labels, low, high, annotate, fontsize=7)
         ax.set_title(f"head {i}")
     fig.colorbar(image, ax=[a for a in axes.flat[:h]], label="weight")
     if title:

@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-
-from grader.pipeline import course
+from student_notebooks import SOLUTION_MARKERS, blank_notebook, filled_notebook  # noqa: F401 - re-exported
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Screenshots of the browser tests (git-ignored).
@@ -41,46 +40,12 @@ LAB_SETTINGS = {
         "fetchNews": "false", "checkForUpdates": False},
 }
 
-SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
-
-
 def find_chromium():
     """Path of the Chromium to drive: $CHROMIUM, else the first of :data:`BROWSER_NAMES` on PATH."""
     chosen = os.environ.get("CHROMIUM")
     if chosen:
         return chosen if Path(chosen).is_file() else None
     return next((path for name in BROWSER_NAMES if (path := shutil.which(name))), None)
-
-
-def filled_notebook(assignment):
-    """The released notebook with every answer cell, code and written, filled in from the solutions.
-
-    Answer cells are matched by ``grade_id``; the solution markers are dropped, as a
-    student's own answer would not have them.
-
-    Returns
-    -------
-    nbformat.NotebookNode
-    """
-    released = nbformat.read(course.NOTEBOOKS / assignment / f"{assignment}.ipynb", as_version=4)
-    source = nbformat.read(course.SOLUTIONS / assignment / f"{assignment}.ipynb", as_version=4)
-    answers = {cell.metadata["nbgrader"]["grade_id"]: cell.source for cell in source.cells
-               if cell.metadata.get("nbgrader", {}).get("solution")}
-    filled = 0
-    for cell in released.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in answers:
-            lines = answers[grade_id].splitlines()
-            cell.source = "\n".join(line for line in lines if line.strip() not in SOLUTION_MARKERS)
-            filled += 1
-    if not filled:
-        raise ValueError(f"{assignment} has no answer cell to fill in")
-    return released
-
-
-def blank_notebook(assignment):
-    """The released notebook as a student first gets it."""
-    return nbformat.read(course.NOTEBOOKS / assignment / f"{assignment}.ipynb", as_version=4)
 
 
 def write_notebook(nb, root, folder, assignment):

@@ -107,10 +107,9 @@ def test_a_blank_notebook_02_fails_its_tests_cleanly_and_validate_lists_them(pag
     wait_idle(page)
     assert "not implemented yet" in error.inner_text()
 
-    for text in ("def scaled_dot_product_attention(", 'tokens = ["the", "hungry"',
-                 "attention_explorer(scaled_dot_product_attention, tokens)"):
+    for text in ("def scaled_dot_product_attention(", "attention_explorer(scaled_dot_product_attention)"):
         run_cell(page, code_cell(page, text))
-    explorer = code_cell(page, "attention_explorer(scaled_dot_product_attention, tokens)")
+    explorer = code_cell(page, "attention_explorer(scaled_dot_product_attention)")
     output = explorer.locator(".jp-OutputArea")
     output.scroll_into_view_if_needed()
     explorer.screenshot(path=artifacts / "02-blank-explorer.png")

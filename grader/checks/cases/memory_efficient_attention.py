@@ -1,4 +1,5 @@
-"""Cases of notebook 06_memory_efficient_attention: online_softmax, blockwise_attention.
+"""Cases of notebook 06_memory_efficient_attention: online_softmax, blockwise_attention,
+merge_attention_blocks.
 
 The streaming mistakes (a running sum or output that is not rescaled when the running max
 grows) only show when a later block holds a larger logit than every earlier one, so most
@@ -207,4 +208,86 @@ def blockwise_attention_cases(rng, hidden):
         about = ", a (1, n_k) padding mask" if with_mask else ""
         cases.append(_measured(rng, DTYPES[int(rng.integers(0, 2))], n_q, n_k, block,
                                padding if with_mask else None, about))
+    return cases
+
+
+# ---- merge_attention_blocks ---------------------------------------------------------------------
+
+def _block_result(rng, batch, n_q, d_v, dtype, offset=0.0, scale=1.0, empty=()):
+    """A key block's (out (..., n_q, d_v), lse (..., n_q)), as blockwise_attention returns them.
+
+    ``out`` rows are averages of values, so of order one; ``lse`` is ``offset`` plus noise of
+    spread ``scale``. The queries listed in ``empty`` see no key of the block: their row of ``out``
+    is zero and their lse is -inf.
+    """
+    out = normal(rng, batch + (n_q, d_v), dtype)
+    lse = (offset + rng.standard_normal(batch + (n_q,)) * scale).astype(dtype)
+    for query in empty:
+        out[..., query, :] = 0
+        lse[..., query] = -np.inf
+    return out, lse
+
+
+def merge_attention_blocks_cases(rng, hidden):
+    """(out_a, lse_a, out_b, lse_b) of two disjoint key blocks: lse near 0, 1e3 and -5e3, empty blocks.
+
+    The log-sum-exps near 1e3 (and -5e3) come before any query that sees no key at all, so that
+    exponentials taken without subtracting the max overflow (or underflow) on a case of their own.
+    Large log-sum-exps are float64 only: float32's exp overflows at 88 and has no room for them.
+
+    Public: 3 queries and 2 values per query; a batch of two with one query of block a empty;
+    log-sum-exps around 1e3, then around −5e3 (very negative scores); a query that sees no key in
+    either block (zero output, lse −inf); float32 with batch axes (2, 1); a single query with one
+    value. Hidden: the same kinds at random sizes, in both dtypes.
+    """
+    if not hidden:
+        a, b = _block_result(rng, (), 3, 2, np.float64), _block_result(rng, (), 3, 2, np.float64)
+        one_empty = (_block_result(rng, (2,), 4, 3, np.float64, empty=(1,))
+                     + _block_result(rng, (2,), 4, 3, np.float64))
+        big = (_block_result(rng, (), 3, 2, np.float64, 1e3, 2.0)
+               + _block_result(rng, (), 3, 2, np.float64, 1e3, 2.0))
+        tiny = (_block_result(rng, (), 3, 2, np.float64, -5e3, 2.0)
+                + _block_result(rng, (), 3, 2, np.float64, -5e3, 2.0))
+        both_empty = (_block_result(rng, (), 4, 2, np.float64, empty=(0, 2))
+                      + _block_result(rng, (), 4, 2, np.float64, empty=(2, 3)))
+        f32 = _block_result(rng, (2, 1), 3, 4, np.float32) + _block_result(rng, (2, 1), 3, 4, np.float32)
+        single = _block_result(rng, (), 1, 1, np.float64) + _block_result(rng, (), 1, 1, np.float64)
+        return [
+            Case(a + b, note="3 queries, 2 values per query"),
+            Case(one_empty, note="a batch of 2, query 1 sees no key of block a (lse_a = −inf)"),
+            Case(big, note="log-sum-exps around 1e3 (large scores)"),
+            Case(tiny, note="log-sum-exps around −5e3 (very negative scores)"),
+            Case(both_empty, note="query 2 sees no key in either block: zero output, lse −inf"),
+            Case(f32, note="float32, batch axes (2, 1)"),
+            Case(single, note="a single query with a single value"),
+        ]
+    cases = []
+    for dtype in DTYPES:
+        batch, n_q, d_v = batch_shape(rng), int(rng.integers(2, 7)), int(rng.integers(2, 5))
+        cases.append(Case(_block_result(rng, batch, n_q, d_v, dtype, 1.0, 2.0)
+                          + _block_result(rng, batch, n_q, d_v, dtype, 1.0, 2.0), note="random blocks"))
+        empty = (int(rng.integers(0, n_q)),)
+        sides = [_block_result(rng, batch, n_q, d_v, dtype, empty=empty),
+                 _block_result(rng, batch, n_q, d_v, dtype)]
+        if rng.integers(0, 2):
+            sides.reverse()
+        cases.append(Case(sides[0] + sides[1], note=f"query {empty[0]} sees no key of one block (lse −inf)"))
+    batch, n_q, d_v = batch_shape(rng), int(rng.integers(2, 7)), int(rng.integers(1, 5))
+    high = float(rng.uniform(8e2, 5e3))
+    cases.append(Case(_block_result(rng, batch, n_q, d_v, np.float64, high, 2.0)
+                      + _block_result(rng, batch, n_q, d_v, np.float64, high, 2.0),
+                      note=f"log-sum-exps around {high:.0f} (large scores)"))
+    low = -float(rng.uniform(8e2, 6e3))
+    cases.append(Case(_block_result(rng, batch, n_q, d_v, np.float64, low, 2.0)
+                      + _block_result(rng, batch, n_q, d_v, np.float64, low, 2.0),
+                      note=f"log-sum-exps around {low:.0f} (very negative scores)"))
+    for dtype in DTYPES:
+        n_q, d_v = int(rng.integers(3, 7)), int(rng.integers(1, 5))
+        gone = int(rng.integers(0, n_q))
+        others = [q for q in range(n_q) if q != gone]
+        a = _block_result(rng, (), n_q, d_v, dtype, empty=(gone, others[0]))
+        b = _block_result(rng, (), n_q, d_v, dtype, empty=(gone, others[-1]))
+        cases.append(Case(a + b, note=f"query {gone} sees no key in either block: zero output, lse −inf"))
+    cases.append(Case(_block_result(rng, (), 1, 1, np.float64) + _block_result(rng, (), 1, 1, np.float64),
+                      note="a single query with a single value"))
     return cases

@@ -1,5 +1,5 @@
 """Cases of notebook 04_multi_head_attention: split_heads, merge_heads, multi_head_attention,
-sinusoidal_positional_encoding.
+sinusoidal_positional_encoding, rotary_embedding.
 
 Head layouts are only told apart when every axis has at least two entries (n >= 2, h >= 2,
 d_head >= 2), so the cases that test a layout keep to those sizes; d_head differs from h
@@ -207,4 +207,64 @@ def sinusoidal_positional_encoding_cases(rng, hidden):
     cases.append(Case((int(rng.integers(100, 200)), 2 * int(rng.integers(32, 65))), note="long and wide"))
     cases.append(Case((int(rng.integers(2, 9)), 2), note="width 2: one sin/cos pair"))
     cases.append(Case((1, 2 * int(rng.integers(1, 5))), note="a single position"))
+    return cases
+
+
+# ---- rotary_embedding ---------------------------------------------------------------------------
+
+def _rotary_X(rng, shape, dtype):
+    """Queries or keys of the given shape, standard normal."""
+    return normal(rng, shape, dtype)
+
+
+def rotary_embedding_cases(rng, hidden):
+    """(X (..., n, d)[, positions][, base]) with d even; d >= 6 wherever a pairing or frequency shows.
+
+    A width of 2 has a single pair, whose frequency is 1 whatever the base: the pairing, the
+    exponent and the base only show from d = 4 on, so most cases are wider. Positions in the tens
+    and hundreds make a wrong frequency visible in the slow pairs too. Large positions come with
+    float64 queries only, which keeps the rounding of float32 angles (about 1e-5 at 500 radians)
+    out of the comparison: it is a matter of precision, not a mistake.
+
+    Public: 4 positions of width 6 (positions 0 … 3); a batch of two with given integer positions;
+    base 100 with float positions up to 500; float32 with batch axes (2, 1); a single position at
+    p = 7; width 2. Hidden: the same kinds at random sizes, positions and bases.
+    """
+    if not hidden:
+        return [
+            Case((_rotary_X(rng, (4, 6), np.float64),), note="4 positions 0 … 3, width 6"),
+            Case((_rotary_X(rng, (2, 5, 8), np.float64), np.array([3, 0, 9, 4, 17])),
+                 note="a batch of 2 sequences, integer positions 3, 0, 9, 4, 17, width 8"),
+            Case((_rotary_X(rng, (5, 10), np.float64), np.array([0.0, 2.5, 40.0, 130.0, 500.0])),
+                 {"base": 100.0}, note="base 100, float positions up to 500, width 10"),
+            Case((_rotary_X(rng, (2, 1, 3, 12), np.float32),),
+                 note="float32, batch axes (2, 1), 3 positions, width 12"),
+            Case((_rotary_X(rng, (1, 8), np.float64), np.array([7])), note="a single position, p = 7"),
+            Case((_rotary_X(rng, (6, 2), np.float64),), note="width 2: a single pair"),
+        ]
+    cases = []
+    for dtype in DTYPES:
+        n, d = int(rng.integers(3, 9)), 2 * int(rng.integers(3, 9))
+        cases.append(Case((_rotary_X(rng, batch_shape(rng) + (n, d), dtype),),
+                          note=f"{n} positions 0 … {n - 1}, width {d}"))
+        positions = rng.permutation(int(rng.integers(n, 4 * n)))[:n]  # distinct integers …
+        if np.array_equal(positions, np.arange(n)):
+            positions = positions[::-1].copy()  # … other than the default 0 … n-1
+        cases.append(Case((_rotary_X(rng, batch_shape(rng) + (n, d), dtype), positions),
+                          note=f"integer positions {', '.join(map(str, positions))}, width {d}"))
+    n, d = int(rng.integers(3, 9)), 2 * int(rng.integers(3, 9))
+    base = float(rng.choice([50.0, 100.0, 500.0, 1000.0]))
+    positions = np.round(rng.uniform(0, 600, size=n), 1)
+    cases.append(Case((_rotary_X(rng, batch_shape(rng) + (n, d), np.float64), positions), {"base": base},
+                      note=f"base {base:g}, float positions up to 600, width {d}"))
+    n, d = int(rng.integers(3, 9)), 2 * int(rng.integers(3, 9))
+    cases.append(Case((_rotary_X(rng, (n, d), DTYPES[int(rng.integers(0, 2))]),), {"base": 100.0},
+                      note=f"base 100, {n} positions 0 … {n - 1}, width {d}"))
+    d = 2 * int(rng.integers(2, 7))
+    p = int(rng.integers(1, 50))
+    cases.append(Case((_rotary_X(rng, batch_shape(rng, 1) + (1, d), np.float64), np.array([p])),
+                      note=f"a single position, p = {p}"))
+    n = int(rng.integers(2, 9))
+    cases.append(Case((_rotary_X(rng, batch_shape(rng, 1) + (n, 2), DTYPES[int(rng.integers(0, 2))]),),
+                      note="width 2: a single pair"))
     return cases

@@ -202,4 +202,77 @@ BLOCKWISE_ATTENTION = Exercise(
     ),
 )
 
-EXERCISES = [ONLINE_SOFTMAX, BLOCKWISE_ATTENTION]
+
+
+# ---- merge_attention_blocks ---------------------------------------------------------------------
+
+def _merge(out_a, lse_a, out_b, lse_b, *, weights="lse", renormalise=True, subtract_max=True,
+           guard_inf=True, safe_divide=True, lse="m+log(w)"):
+    """Merging two key blocks with one thing (chosen by the keywords) done wrong."""
+    out_a, lse_a, out_b, lse_b = _as_float(out_a, lse_a, out_b, lse_b)
+    with np.errstate(all="ignore"):
+        m = np.maximum(lse_a, lse_b)
+        if not subtract_max:
+            shift = np.zeros_like(m)
+        else:
+            shift = np.where(np.isfinite(m), m, 0) if guard_inf else m
+        w_a, w_b = np.exp(lse_a - shift), np.exp(lse_b - shift)  # (..., n_q)
+        total = w_a + w_b
+        if weights == "average":
+            c_a = c_b = np.full_like(w_a, 0.5)
+        elif weights == "lse_as_sum":  # the log-sum-exps used as the sums ℓ themselves
+            c_a, c_b = lse_a / (lse_a + lse_b), lse_b / (lse_a + lse_b)
+        elif not renormalise:
+            c_a, c_b = w_a, w_b
+        else:
+            divisor = np.where(total > 0, total, 1) if safe_divide else total
+            c_a, c_b = w_a / divisor, w_b / divisor
+        out = c_a[..., None] * out_a + c_b[..., None] * out_b
+        log_total = np.log(total)
+        merged = {"m+log(w)": shift + log_total, "log(w)": log_total, "max": m}[lse]
+        if lse == "m+log(w)" and guard_inf and safe_divide and subtract_max:
+            merged = np.where(total > 0, merged, -np.inf)
+    return out, merged.astype(out.dtype)
+
+
+def _mg(**wrong):
+    return partial(_merge, **wrong)
+
+
+MERGE_ATTENTION_BLOCKS = Exercise(
+    name="merge_attention_blocks", notebook=NOTEBOOK, reference=ref.merge_attention_blocks,
+    cases=cases.merge_attention_blocks_cases, returns=("out", "lse"),
+    variants=(
+        Variant("plain_average", "the two outputs are averaged with equal weights 1/2",
+                "A block whose keys score higher holds more of the softmax's mass: weigh each output by "
+                "its share of the total sum, ℓ_a / (ℓ_a + ℓ_b) with ℓ = exp(lse).", _mg(weights="average")),
+        Variant("not_renormalised", "the outputs are weighted by exp(lse − m) but not divided by the sum "
+                "of the two weights", "out_a and out_b are already normalised averages: the weights "
+                "w_a = exp(lse_a − m) and w_b = exp(lse_b − m) must be turned into shares, "
+                "w_a / (w_a + w_b) and w_b / (w_a + w_b).", _mg(renormalise=False)),
+        Variant("lse_used_as_sum", "the log-sum-exps are used as the sums themselves: the weights are "
+                "lse_a / (lse_a + lse_b)", "lse is the logarithm of the sum ℓ = Σ exp(s_j): the sum is "
+                "exp(lse), and its share is exp(lse_a − m) / (exp(lse_a − m) + exp(lse_b − m)).",
+                _mg(weights="lse_as_sum")),
+        Variant("empty_divides_by_zero", "a query that sees no key in either block gets NaN: its output "
+                "divides 0 by a total weight of 0", "Where both lse are −inf the merged output is zero "
+                "and the lse stays −inf: guard the division where the total weight is 0.",
+                _mg(safe_divide=False)),
+        Variant("empty_gives_nan", "a query that sees no key in either block gets NaN: the shift is "
+                "m = −inf, and −inf − (−inf) is NaN", "When both lse are −inf, shift by 0 instead of m: "
+                "np.where(np.isfinite(m), m, 0). Then both weights are exp(−inf) = 0.",
+                _mg(guard_inf=False)),
+        Variant("no_max_subtraction", "exp is applied to the log-sum-exps themselves, without "
+                "subtracting their max", "exp(1000) overflows to inf and exp(−1000) underflows to 0. "
+                "Subtract m = max(lse_a, lse_b) first: the weights then lie in [0, 1] and one of them is 1.",
+                _mg(subtract_max=False)),
+        Variant("lse_is_max", "the merged lse is returned as max(lse_a, lse_b)",
+                "log(ℓ_a + ℓ_b) = m + log(exp(lse_a − m) + exp(lse_b − m)): the smaller block adds to "
+                "the sum too.", _mg(lse="max")),
+        Variant("lse_without_max", "the merged lse is returned as log(w_a + w_b), without adding back "
+                "the max m", "The weights were computed with m subtracted: log(ℓ_a + ℓ_b) = m + "
+                "log(w_a + w_b).", _mg(lse="log(w)")),
+    ),
+)
+
+EXERCISES = [ONLINE_SOFTMAX, BLOCKWISE_ATTENTION, MERGE_ATTENTION_BLOCKS]

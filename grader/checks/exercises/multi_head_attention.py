@@ -231,4 +231,77 @@ SINUSOIDAL_POSITIONAL_ENCODING = Exercise(
     ),
 )
 
-EXERCISES = [SPLIT_HEADS, MERGE_HEADS, MULTI_HEAD_ATTENTION, SINUSOIDAL_POSITIONAL_ENCODING]
+
+
+# ---- rotary_embedding ---------------------------------------------------------------------------
+
+def _rotary(X, positions=None, base=10000.0, *, pairing="interleaved", sign=1.0, times_position=True,
+            given_positions=True, exponent="2i", use_base=True, added=False):
+    """RoPE with one thing (chosen by the keywords) done wrong; angles in float64, cast to X's dtype."""
+    X = np.asarray(X)
+    if X.dtype != np.float32:
+        X = X.astype(np.float64)
+    n, d = X.shape[-2:]
+    base = float(base) if use_base else 10000.0
+    p = np.arange(n, dtype=np.float64) if positions is None or not given_positions else \
+        np.asarray(positions, dtype=np.float64)  # (n,)
+    i = np.arange(d // 2, dtype=np.float64)  # pair index
+    power = {"2i": -2 * i / d, "i": -i / d, "+2i": 2 * i / d}[exponent]
+    freq = base ** power  # (d/2,)
+    angles = p[:, None] * freq if times_position else np.broadcast_to(freq, (n, d // 2))  # (n, d/2)
+    cos = np.cos(angles).astype(X.dtype)
+    sin = (sign * np.sin(angles)).astype(X.dtype)
+    if added:
+        pe = np.empty((n, d), dtype=X.dtype)
+        pe[:, 0::2], pe[:, 1::2] = np.sin(angles), np.cos(angles)
+        return X + pe
+    if pairing == "halves":
+        first, second = X[..., : d // 2], X[..., d // 2:]  # pair i is (x_i, x_{i + d/2})
+        return np.concatenate([first * cos - second * sin, first * sin + second * cos], axis=-1)
+    out = np.empty_like(X)
+    out[..., 0::2] = X[..., 0::2] * cos - X[..., 1::2] * sin
+    out[..., 1::2] = X[..., 0::2] * sin + X[..., 1::2] * cos
+    return out
+
+
+ROTARY_EMBEDDING = Exercise(
+    name="rotary_embedding", notebook=NOTEBOOK, reference=ref.rotary_embedding,
+    cases=cases.rotary_embedding_cases,
+    variants=(
+        Variant("halves_not_interleaved", "feature i is paired with feature i + d/2 (the two halves) "
+                "instead of with its neighbour: pair i must be features 2i and 2i+1",
+                "Both pairings exist in real code (GPT-NeoX and Llama rotate halves), but they are not "
+                "interchangeable: this exercise, like RoFormer and the sinusoidal encoding above, turns "
+                "the pair (x[2i], x[2i+1]). Take them with the slices 0::2 and 1::2.",
+                partial(_rotary, pairing="halves")),
+        Variant("sine_sign_flipped", "each pair is turned by −θ instead of θ: the signs of the sines "
+                "are swapped",
+                "out[2i] = x[2i]·cos θ − x[2i+1]·sin θ and out[2i+1] = x[2i]·sin θ + x[2i+1]·cos θ. "
+                "Check with x = (1, 0) and θ = π/2: the pair must become (0, 1).",
+                partial(_rotary, sign=-1.0)),
+        Variant("angle_not_multiplied_by_position", "every position is turned by the same angles "
+                "base^(−2i/d): the position p is not multiplied in",
+                "θ[p, i] = positions[p] · base^(−2i/d): an (n, 1) column of positions times a (d/2,) row "
+                "of frequencies gives all the (n, d/2) angles. Row 0 (position 0) must come out unchanged.",
+                partial(_rotary, times_position=False)),
+        Variant("positions_ignored", "the positions passed in are ignored: rows are always at 0, 1, …, n−1",
+                "Use np.arange(n) only when positions is None; otherwise row r is at positions[r].",
+                partial(_rotary, given_positions=False)),
+        Variant("exponent_without_two", "the frequencies are base^(−i/d) instead of base^(−2i/d)",
+                "The pair index i runs up to d/2, so the exponent 2i/d runs from 0 up to almost 1, as in "
+                "the sinusoidal encoding: np.arange(0, d, 2) / d.", partial(_rotary, exponent="i")),
+        Variant("frequencies_inverted", "the angles are p · base^(2i/d) instead of p · base^(−2i/d)",
+                "The frequencies slow down from pair to pair: pair 0 turns by 1 radian per position, "
+                "the last pair by almost 1/base. Divide the position by base^(2i/d).",
+                partial(_rotary, exponent="+2i")),
+        Variant("base_ignored", "the base parameter is ignored: the frequencies always use 10000",
+                "base defaults to 10000, but a caller may pass another one: use the argument.",
+                partial(_rotary, use_base=False)),
+        Variant("encoding_added", "the sinusoidal encoding of the positions is added to X instead of "
+                "turning its pairs", "Rotary embedding multiplies, it does not add: each pair "
+                "(x[2i], x[2i+1]) is rotated by the angle θ[p, i], so its length stays the same.",
+                partial(_rotary, added=True)),
+    ),
+)
+
+EXERCISES = [SPLIT_HEADS, MERGE_HEADS, MULTI_HEAD_ATTENTION, SINUSOIDAL_POSITIONAL_ENCODING, ROTARY_EMBEDDING]

@@ -154,6 +154,59 @@ def blockwise_scales_queries_in_place(Q, K, V, mask=None, block_size=128):
     return blockwise(Q, K, V, mask, block_size, bug="unscaled")
 
 
+def merge(out_a, lse_a, out_b, lse_b, bug=None):
+    """A learner's merge through the max of the two log-sum-exps; ``bug`` picks one mistake."""
+    m = np.maximum(lse_a, lse_b)
+    if bug == "no_max":
+        m = np.zeros_like(m)
+    elif bug != "nan":
+        m[np.isinf(m)] = 0  # both blocks empty: shift by 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wa, wb = np.exp(lse_a - m), np.exp(lse_b - m)
+        total = wa + wb
+        if bug == "no_max":
+            out = (wa[..., None] * out_a + wb[..., None] * out_b) / np.where(total == 0, 1, total)[..., None]
+            return out, np.log(total)
+        if bug == "not_normalised":
+            out = wa[..., None] * out_a + wb[..., None] * out_b
+        elif bug in ("zero_division", "nan"):
+            out = (wa[..., None] * out_a + wb[..., None] * out_b) / total[..., None]
+        else:
+            safe = np.where(total > 0, total, 1.0)
+            out = (wa / safe)[..., None] * out_a + (wb / safe)[..., None] * out_b
+        lse = m + np.log(total)
+    if bug == "lse_max":
+        lse = np.maximum(lse_a, lse_b)
+    elif bug == "lse_no_m":
+        with np.errstate(divide="ignore"):
+            lse = np.log(total)
+    return out, lse
+
+
+def merge_average(out_a, lse_a, out_b, lse_b):
+    """Averages the two outputs; the merged lse through np.logaddexp is right."""
+    return (out_a + out_b) / 2, np.logaddexp(lse_a, lse_b)
+
+
+def merge_lse_as_weights(out_a, lse_a, out_b, lse_b):
+    """Weighs the blocks by their log-sum-exps as if they were the sums."""
+    share_a = lse_a / (lse_a + lse_b)
+    share_b = lse_b / (lse_a + lse_b)
+    return share_a[..., None] * out_a + share_b[..., None] * out_b, np.logaddexp(lse_a, lse_b)
+
+
+def merge_writes_into_out_a(out_a, lse_a, out_b, lse_b):
+    """Right numbers, but accumulated into the caller's out_a."""
+    lse = np.logaddexp(lse_a, lse_b)
+    fine = np.isfinite(lse)
+    safe = np.where(fine, lse, 0)
+    wa = np.where(fine, np.exp(lse_a - safe), 0)
+    wb = np.where(fine, np.exp(lse_b - safe), 0)
+    out_a *= wa[..., None]
+    out_a += wb[..., None] * out_b
+    return out_a, lse
+
+
 BUGGY = [
     ("online_softmax", "sum_not_rescaled", online_sum_not_rescaled),
     ("online_softmax", "block_exponentials_not_rescaled", online_blocks_not_rescaled),
@@ -175,6 +228,15 @@ BUGGY = [
     ("blockwise_attention", "exceeds_memory", blockwise_whole_matrix),
     ("blockwise_attention", "exceeds_memory", blockwise_one_block_when_no_mask),
     ("blockwise_attention", "mutated_input", blockwise_scales_queries_in_place),
+    ("merge_attention_blocks", "plain_average", merge_average),
+    ("merge_attention_blocks", "not_renormalised", partial(merge, bug="not_normalised")),
+    ("merge_attention_blocks", "lse_used_as_sum", merge_lse_as_weights),
+    ("merge_attention_blocks", "empty_divides_by_zero", partial(merge, bug="zero_division")),
+    ("merge_attention_blocks", "empty_gives_nan", partial(merge, bug="nan")),
+    ("merge_attention_blocks", "no_max_subtraction", partial(merge, bug="no_max")),
+    ("merge_attention_blocks", "lse_is_max", partial(merge, bug="lse_max")),
+    ("merge_attention_blocks", "lse_without_max", partial(merge, bug="lse_no_m")),
+    ("merge_attention_blocks", "mutated_input", merge_writes_into_out_a),
 ]
 
 #: Mistakes the public cases cannot show (they need the hidden edge cases).
@@ -288,6 +350,35 @@ def blockwise_correct(Q, K, V, mask=None, block_size=128):
     return blockwise(Q, K, V, mask, block_size)
 
 
+def merge_correct(out_a, lse_a, out_b, lse_b):
+    return merge(out_a, lse_a, out_b, lse_b)
+
+
+def merge_logaddexp(out_a, lse_a, out_b, lse_b):
+    """The merged lse first (np.logaddexp), then each block's share exp(lse_a − lse)."""
+    lse = np.logaddexp(lse_a, lse_b)
+    seen = np.isfinite(lse)
+    ref = np.where(seen, lse, 0)
+    share_a = np.where(seen, np.exp(lse_a - ref), 0)
+    share_b = np.where(seen, np.exp(lse_b - ref), 0)
+    return share_a[..., None] * out_a + share_b[..., None] * out_b, lse
+
+
+def merge_stacked_softmax(out_a, lse_a, out_b, lse_b):
+    """A softmax over a new axis of the two log-sum-exps, in a loop over queries."""
+    lses = np.stack([lse_a, lse_b], axis=-1)  # (..., n_q, 2)
+    outs = np.stack([out_a, out_b], axis=-2)  # (..., n_q, 2, d_v)
+    top = lses.max(axis=-1, keepdims=True)
+    top = np.where(np.isneginf(top), 0, top)
+    e = np.exp(lses - top)
+    total = e.sum(axis=-1, keepdims=True)
+    shares = e / np.where(total == 0, 1, total)
+    out = (shares[..., None] * outs).sum(axis=-2)
+    with np.errstate(divide="ignore"):
+        lse = (top + np.log(total))[..., 0]
+    return out, lse
+
+
 VALID = [
     ("online_softmax", online_python_loop),
     ("online_softmax", online_running_lse),
@@ -295,4 +386,7 @@ VALID = [
     ("blockwise_attention", blockwise_correct),
     ("blockwise_attention", blockwise_keys_only),
     ("blockwise_attention", blockwise_square_tiles),
+    ("merge_attention_blocks", merge_correct),
+    ("merge_attention_blocks", merge_logaddexp),
+    ("merge_attention_blocks", merge_stacked_softmax),
 ]

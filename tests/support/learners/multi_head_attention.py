@@ -202,6 +202,52 @@ def pe_from_one(n, d):
     return pe
 
 
+def rope_halves(X, positions=None, base=10000.0):
+    """rotate_half, as in GPT-NeoX: pair i is (x_i, x_{i+d/2})."""
+    n, d = X.shape[-2:]
+    pos = np.arange(n) if positions is None else np.asarray(positions)
+    theta = pos[:, None] * base ** (-np.arange(0, d, 2) / d)  # (n, d/2)
+    cos = np.concatenate([np.cos(theta)] * 2, axis=-1).astype(X.dtype)
+    sin = np.concatenate([np.sin(theta)] * 2, axis=-1).astype(X.dtype)
+    x1, x2 = X[..., : d // 2], X[..., d // 2:]
+    return X * cos + np.concatenate([-x2, x1], axis=-1) * sin
+
+
+def rope(X, positions=None, base=10000.0, bug=None):
+    """A learner's RoPE with even/odd slices; ``bug`` picks one mistake."""
+    n, d = X.shape[-2:]
+    if positions is None or bug == "positions":
+        positions = np.arange(n)
+    if bug == "base":
+        base = 10000
+    i = np.arange(d // 2)
+    exponent = {"exponent": -i / d, "inverted": 2 * i / d}.get(bug, -2 * i / d)
+    if bug == "no_position":
+        theta = np.tile(base ** exponent, (n, 1))
+    else:
+        theta = np.outer(positions, base ** exponent)
+    c, s = np.cos(theta).astype(X.dtype), np.sin(theta).astype(X.dtype)
+    if bug == "sign":
+        s = -s
+    even, odd = X[..., ::2], X[..., 1::2]
+    out = np.zeros_like(X)
+    out[..., ::2] = even * c - odd * s
+    out[..., 1::2] = even * s + odd * c
+    return out
+
+
+def rope_adds_encoding(X, positions=None, base=10000.0):
+    """Adds sin/cos of the angles, like the sinusoidal encoding, instead of rotating."""
+    n, d = X.shape[-2:]
+    pos = np.arange(n) if positions is None else positions
+    pe = np.zeros((n, d))
+    for r in range(n):
+        for k in range(0, d, 2):
+            angle = pos[r] / base ** (k / d)
+            pe[r, k], pe[r, k + 1] = math.sin(angle), math.cos(angle)
+    return X + pe.astype(X.dtype)
+
+
 BUGGY = [
     ("split_heads", "reshape_without_transpose", split_reshape_only),
     ("split_heads", "strided_columns", split_strided),
@@ -231,6 +277,14 @@ BUGGY = [
     ("sinusoidal_positional_encoding", "exponent_without_two", pe_exponent_without_two),
     ("sinusoidal_positional_encoding", "exponent_uses_column_index", pe_column_index),
     ("sinusoidal_positional_encoding", "positions_start_at_one", pe_from_one),
+    ("rotary_embedding", "halves_not_interleaved", rope_halves),
+    ("rotary_embedding", "sine_sign_flipped", partial(rope, bug="sign")),
+    ("rotary_embedding", "angle_not_multiplied_by_position", partial(rope, bug="no_position")),
+    ("rotary_embedding", "positions_ignored", partial(rope, bug="positions")),
+    ("rotary_embedding", "exponent_without_two", partial(rope, bug="exponent")),
+    ("rotary_embedding", "frequencies_inverted", partial(rope, bug="inverted")),
+    ("rotary_embedding", "base_ignored", partial(rope, bug="base")),
+    ("rotary_embedding", "encoding_added", rope_adds_encoding),
 ]
 
 #: Mistakes the public cases cannot show (they need the hidden edge cases).
@@ -323,6 +377,38 @@ def pe_exp_log(n, d):
     return np.stack([np.sin(angle), np.cos(angle)], axis=-1).reshape(n, d)
 
 
+def rope_complex(X, positions=None, base=10000.0):
+    """Each pair as a complex number x[2i] + 1j·x[2i+1], multiplied by exp(1j·θ)."""
+    n, d = X.shape[-2:]
+    pos = np.arange(n) if positions is None else np.asarray(positions, dtype=float)
+    theta = pos[:, None] / base ** (np.arange(0, d, 2) / d)  # (n, d/2)
+    z = X[..., 0::2] + 1j * X[..., 1::2]  # (..., n, d/2)
+    z = z * np.exp(1j * theta)
+    return np.stack([z.real, z.imag], axis=-1).reshape(X.shape).astype(X.dtype)
+
+
+def rope_rotation_matrices(X, positions=None, base=10000.0):
+    """One 2×2 rotation matrix per position and pair, applied with einsum."""
+    n, d = X.shape[-2:]
+    pos = np.arange(n) if positions is None else np.asarray(positions)
+    theta = np.exp(-math.log(base) * np.arange(0, d, 2) / d) * pos[:, None]  # (n, d/2)
+    c, s = np.cos(theta), np.sin(theta)
+    R = np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)  # (n, d/2, 2, 2): R @ column pair
+    pairs = X.reshape(X.shape[:-1] + (d // 2, 2))  # (..., n, d/2, 2)
+    return np.einsum("npij,...npj->...npi", R, pairs).reshape(X.shape).astype(X.dtype)
+
+
+def rope_rotate_neighbours(X, positions=None, base=10000.0):
+    """cos·x + sin·rot(x), with rot(x) = (−x1, x0, −x3, x2, …) and cos, sin repeated per pair."""
+    n, d = X.shape[-2:]
+    pos = np.arange(n, dtype=np.float64) if positions is None else np.asarray(positions, np.float64)
+    inv_freq = 1.0 / base ** (np.arange(0, d, 2, dtype=np.float64) / d)
+    theta = np.repeat(pos[:, None] * inv_freq, 2, axis=-1)  # (n, d): each angle twice
+    rot = np.empty_like(X)
+    rot[..., 0::2], rot[..., 1::2] = -X[..., 1::2], X[..., 0::2]
+    return X * np.cos(theta).astype(X.dtype) + rot * np.sin(theta).astype(X.dtype)
+
+
 VALID = [
     ("split_heads", split_stack_slices),
     ("split_heads", split_einsum),
@@ -335,4 +421,8 @@ VALID = [
     ("multi_head_attention", mha_einsum),
     ("sinusoidal_positional_encoding", pe_loops),
     ("sinusoidal_positional_encoding", pe_exp_log),
+    ("rotary_embedding", rope),
+    ("rotary_embedding", rope_complex),
+    ("rotary_embedding", rope_rotation_matrices),
+    ("rotary_embedding", rope_rotate_neighbours),
 ]

@@ -13,7 +13,7 @@ from attention_course import explorer as ex
 from attention_ref.dot_product import dot_product_attention, scaled_dot_product_attention
 from attention_ref.multi_head import multi_head_attention
 
-TOKENS = ["the", "hungry", "cat", "chased", "a", "mouse"]
+TOKENS = 6  # six random tokens, labelled t0 … t5
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
@@ -196,6 +196,36 @@ def test_a_figure_becomes_a_png_of_its_size():
 
 
 # ---- the explorer ---------------------------------------------------------------------------------
+
+def test_the_random_tokens_get_neutral_labels_unless_the_caller_names_them():
+    """Are n tokens labelled t0 … t(n-1), and does a sequence of labels stay as given?"""
+    assert ex.token_labels(3) == ["t0", "t1", "t2"]
+    assert ex.token_labels(np.int64(2)) == ["t0", "t1"]
+    assert ex.token_labels(["x", 7]) == ["x", "7"]
+    for bad in (0, True, "the cat", [], 2.0):
+        with pytest.raises(ValueError, match="tokens"):
+            ex.token_labels(bad)
+
+
+@pytest.mark.parametrize("make, labels", [
+    (lambda: ex.attention_explorer(scaled_dot_product_attention, n_pad=2),
+     [f"t{i}" for i in range(8)] + ["<pad>"] * 2),
+    (lambda: ex.multi_head_explorer(multi_head_attention, num_heads=2, n_pad=1),
+     [f"t{i}" for i in range(6)] + ["<pad>"]),
+])
+def test_the_explorers_label_their_maps_t0_t1_and_pad(make, labels, monkeypatch):
+    """By default, are the maps' tokens labelled t0, t1, … followed by the <pad> tokens?"""
+    drawn = []
+
+    def spy(weights, labels, *args, **kwargs):
+        drawn.append(list(labels))
+        return Figure()
+
+    monkeypatch.setattr(ex, "draw_self_attention", spy)
+    monkeypatch.setattr(ex, "draw_heads", spy)
+    make()
+    assert drawn == [labels]
+
 
 def test_each_control_runs_the_learner_function_again_with_its_setting():
     """Do d_k, the temperature and both masks each rerun the learner's function with what they say?"""

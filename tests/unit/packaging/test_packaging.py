@@ -1,4 +1,4 @@
-"""Does the conda environment ask for the same packages as pyproject.toml?"""
+"""Does the conda environment ask for the packages of pyproject.toml; does the wheel hold what it must?"""
 
 from __future__ import annotations
 
@@ -64,3 +64,23 @@ def test_ci_runs_the_readme_test_command():
     command = re.search(r"^\s*(make test)\s*$", readme, re.MULTILINE).group(1)
     ci_lines = [ln.strip() for ln in (ROOT / ".ci" / "run").read_text().splitlines()]
     assert command in ci_lines
+
+
+def test_the_instructor_wheel_lists_every_package_of_the_tree():
+    """Is every folder of attention_ref and grader with an __init__.py among the wheel's packages (listed
+    by hand, since the assignments are mapped in), and nothing else but the mapped assignments?"""
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    on_disk = {".".join(p.parent.relative_to(ROOT).parts) for name in ("attention_ref", "grader")
+               for p in (ROOT / name).rglob("__init__.py")}
+    assert set(setuptools["packages"]) == on_disk | {"grader.assignments"}
+
+
+def test_the_instructor_wheel_ships_the_sources_and_the_feedback_template():
+    """Does the wheel map solutions/ to grader/assignments with every source notebook, and ship the
+    feedback page's template?"""
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert setuptools["package-dir"] == {"grader.assignments": "solutions"}
+    data = setuptools["package-data"]
+    assert data["grader.assignments"] == ["*/*.ipynb"] and list((ROOT / "solutions").glob("*/*.ipynb"))
+    templates = list((ROOT / "grader" / "pipeline").glob(data["grader.pipeline"][0]))
+    assert {p.name for p in templates} == {"conf.json", "index.html.j2"}
