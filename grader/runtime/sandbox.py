@@ -48,6 +48,12 @@ KERNEL_VISIBLE = (
 )
 #: The trusted packages, hidden from a kernel wherever they are installed.
 TRUSTED_PACKAGES = ("attention_ref", "grader")
+#: The safe site's ``attention_ref``: found first on a kernel's path, so that importing the reference
+#: fails with this message. (Without it, the empty folder left over an installed copy would import
+#: as an empty namespace package.)
+REFERENCE_STUB = (Path("attention_ref") / "__init__.py",
+                  'raise ModuleNotFoundError("attention_ref, the course\'s reference, is not available '
+                  'while grading: your notebook must use its own functions", name="attention_ref")\n')
 #: Files and folders of /etc a kernel may read: the dynamic loader's cache and the fonts' setup.
 ETC = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/fonts")
 #: Size of a kernel's private /tmp, bytes (its working folder and anything it writes).
@@ -82,6 +88,7 @@ def _fingerprint():
     for file, name in _files():
         digest.update(str(name).encode())
         digest.update(file.read_bytes())
+    digest.update(str(REFERENCE_STUB).encode())
     return digest.hexdigest()[:16]
 
 
@@ -91,8 +98,8 @@ def safe_site(cache_dir=None) -> Path:
     Returns
     -------
     pathlib.Path
-        A folder holding ``attention_course/`` and ``grader/`` with only ``__init__.py`` and
-        ``kernel/``.
+        A folder holding ``attention_course/``, ``grader/`` with only ``__init__.py`` and
+        ``kernel/``, and an ``attention_ref/`` whose import fails (:data:`REFERENCE_STUB`).
     """
     root = Path(cache_dir or os.environ.get("ATTENTION_GRADER_CACHE")
                 or Path(tempfile.gettempdir()) / "attention-grader")
@@ -104,6 +111,9 @@ def safe_site(cache_dir=None) -> Path:
     for file, name in _files():
         (staging / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(file, staging / name)
+    stub, text = REFERENCE_STUB
+    (staging / stub).parent.mkdir(parents=True, exist_ok=True)
+    (staging / stub).write_text(text)
     os.chmod(staging, 0o755)  # mkdtemp makes it private; kernels of any user read it
     try:
         staging.rename(site)

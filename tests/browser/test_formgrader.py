@@ -126,4 +126,4 @@ def test_a_written_answer_graded_in_the_formgrader_is_exported_with_its_points(f
         row = next(r for r in csv.DictReader(handle) if r["student_id"] == STUDENT)
     written = {key.split(" ")[0]: value for key, value in row.items() if key.startswith("written_")}
     assert float(written["written_temperature"]) == 2.0, row
-    assert written["written_concat"] == "", row  # awaits grading: not a 0
+    assert written["written_concat"] == "awaiting grading", row  # not a 0
