@@ -206,7 +206,9 @@ def test_a_class_releases_submits_grades_and_returns_feedback_through_the_hub(hu
     assert re.search(r"awaiting grading\s*\(2(\.0)? points\)", text2), text2[:3000]  # graded by nobody yet
     # The grader ran student 2's code for the instructor, who may list the exchange's submissions and whose
     # environment holds the reference: its sandbox must hide both, or the feedback hands them back.
-    inbound_lines, reference_lines = re.findall(r"INBOUND: .*", text2), re.findall(r"REFERENCE: .*", text2)
+    # What the code printed, not its source (shown above each output): no quote follows the prefix.
+    inbound_lines = re.findall(r"INBOUND: [^\"\n]*$", text2, re.M)
+    reference_lines = re.findall(r"REFERENCE: [^\"\n]*$", text2, re.M)
     assert [line.strip() for line in inbound_lines] == ["INBOUND: FileNotFoundError"], inbound_lines
     assert student1.name not in text2
     assert len(reference_lines) == 1, reference_lines  # the grader's kernel could not import the reference

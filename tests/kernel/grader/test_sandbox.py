@@ -151,7 +151,8 @@ def test_a_check_record_outside_a_test_cell_is_dropped(tmp_path):
 def test_the_reference_cannot_be_imported_not_even_as_an_empty_package(tmp_path):
     """Does ``import attention_ref`` fail with a message that says why, instead of importing the
     empty folder left over the installed copy as a namespace package?"""
-    printed, _ = _run(tmp_path, "try:\n    import attention_ref\n    print('imported', attention_ref.__path__)\n"
-                                "except ImportError as error:\n    print(type(error).__name__, error)")
+    code = ("try:\n    import attention_ref\n    print('imported', attention_ref.__path__)\n"
+            "except ImportError as error:\n    print(type(error).__name__, error)")
+    printed, _ = _run(tmp_path, code)
     assert printed[0].startswith("ModuleNotFoundError"), printed
     assert "not available while grading" in printed[0]
