@@ -377,8 +377,9 @@ INDUCTION_TRAINING = Exercise(
     ),
     hints={
         "not_implemented": "induction_training trains with your multi_head_attention_backward, "
-                           "cross_entropy_backward, embedding_backward and adam_update: implement them first "
-                           "(exercises 1 to 4), then run this check again.",
+                           "cross_entropy_backward, embedding_backward and adam_update, and one of them is "
+                           "not implemented yet: implement all four first (exercises 1 to 4), then run this "
+                           "check again.",
         "error_hint": "induction_training is given code: the error comes from one of your functions "
                       "(multi_head_attention_backward, cross_entropy_backward, embedding_backward, "
                       "adam_update), or from results that do not have the shapes the model expects. Make "
