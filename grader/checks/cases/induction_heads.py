@@ -54,7 +54,8 @@ def multi_head_attention_backward_cases(rng, hidden):
             _mha_case(rng, 2, np.float64, batch=(2,), mask="per_sequence"),
             _mha_case(rng, 4, np.float32, batch=(2, 1), biases=("b_q", "b_v"), d_head=1),
             _mha_case(rng, 1, np.float64, biases=("b_k", "b_o"), mask="queries"),
-            _mha_case(rng, 2, np.float32, batch=(2,), self_attention=True, biases=("b_k", "b_o"), mask="causal"),
+            _mha_case(rng, 2, np.float32, batch=(2,), self_attention=True, biases=("b_k", "b_o"),
+                      mask="causal"),
             _mha_case(rng, 3, np.float64, batch=(2,), biases=("b_q", "b_k", "b_v"), mask="padding"),
         ]
         return [_with_dout(rng, case) for case in made]
@@ -87,21 +88,21 @@ def cross_entropy_backward_cases(rng, hidden):
 
     Public: four predictions over four tokens (square, so that a dloss without ``[..., None]``
     broadcasts silently along the wrong axis) with uneven dloss; a mean over 2 × 3 predictions
-    (dloss = 1/6 everywhere) in float32; logits of magnitude 1e3 (exp overflows unless the
-    maximum is subtracted) with a zero dloss somewhere; one prediction (a 1-d logits vector and
+    (dloss = 1/6 everywhere) in float32; logits around 1000 (exp overflows unless the maximum
+    is subtracted) with a zero dloss somewhere; one prediction (a 1-d logits vector and
     0-d arrays); a batch of predictions with two batch axes and a single token (V = 1). Hidden:
     the same kinds with random sizes and dtypes.
     """
     if not hidden:
         logits = _rounded(rng, (4, 4), 2.0)
-        big = _rounded(rng, (3, 5), 1.0) * 1000
+        big = _rounded(rng, (3, 5), 1.0) * 100 + 1000
         return [
             Case((np.array([0.1, 0.4, 0.2, 0.3]), logits, np.array([2, 0, 3, 0])),
                  note="four predictions over four tokens, uneven upstream gradient"),
             Case((np.full((2, 3), 1 / 6, dtype=np.float32), _rounded(rng, (2, 3, 5)).astype(np.float32),
                   _targets(rng, (2, 3), 5)), note="float32: the mean over 2 × 3 predictions (dloss = 1/6)"),
             Case((np.array([0.5, 0.0, 0.25]), big, _targets(rng, (3,), 5)),
-                 note="logits of magnitude 1000 (exp overflows unless the maximum is subtracted); "
+                 note="logits around 1000 (exp overflows unless the maximum is subtracted); "
                       "one prediction has dloss 0"),
             Case((np.array(1.0), _rounded(rng, (6,)), np.array(4)),
                  note="one prediction: logits of shape (V,)"),
@@ -119,8 +120,9 @@ def cross_entropy_backward_cases(rng, hidden):
     shape, V = (int(rng.integers(2, 5)),), int(rng.integers(3, 8))
     dloss = np.abs(normal(rng, shape))
     dloss[int(rng.integers(0, shape[0]))] = 0.0
-    cases.append(Case((dloss, normal(rng, shape + (V,), scale=1000.0), _targets(rng, shape, V)),
-                      note="logits of magnitude 1000; one prediction has dloss 0"))
+    cases.append(Case((dloss, normal(rng, shape + (V,), scale=100.0) + 1000, _targets(rng, shape, V)),
+                      note="logits around 1000 (exp overflows unless the maximum is subtracted); one "
+                           "prediction has dloss 0"))
     V = int(rng.integers(2, 8))
     cases.append(Case((np.array(normal(rng, ())), normal(rng, (V,)), np.array(int(rng.integers(0, V)))),
                       note="one prediction: logits of shape (V,)"))
@@ -179,37 +181,42 @@ def adam_update_cases(rng, hidden):
     other betas and a large eps = 0.1 (so that where eps goes matters); a 0-d parameter at step 50;
     a 3-d parameter. Hidden: the same kinds with random shapes, values and steps.
     """
+    def away_from_zero(shape, dtype=np.float64, scale=1.0):
+        # |g| >= 0.05·scale: ε = 1e-8 inside or outside the square root then changes nothing
+        g = rng.standard_normal(shape)
+        return (np.sign(g) * (0.05 + np.abs(g)) * scale).astype(dtype)
+
     def state(shape, dtype=np.float64, scale=1.0):
-        grad = normal(rng, shape, dtype, scale)
+        grad = away_from_zero(shape, dtype, scale)
         return (normal(rng, shape, dtype), grad, normal(rng, shape, dtype, 0.1 * scale),
                 (0.02 * scale**2 * np.abs(normal(rng, shape)) + 1e-4 * scale**2).astype(dtype))
 
     if not hidden:
         zeros = np.zeros((2, 3), dtype=np.float32)
         return [
-            Case(state((2, 3)) + (3, 0.01), note="step t=3 from a non-zero state"),
-            Case((_rounded(rng, (2, 3)).astype(np.float32), _rounded(rng, (2, 3)).astype(np.float32),
+            Case(state((2, 3)) + (3, 0.1), note="step t=3 from a non-zero state"),
+            Case((_rounded(rng, (2, 3)).astype(np.float32), away_from_zero((2, 3), np.float32),
                   zeros, zeros.copy(), 1, 0.1), note="float32, the first step (m = v = 0, t = 1)"),
-            Case(state((4,), scale=0.1) + (2, 0.05), {"beta1": 0.5, "beta2": 0.9, "eps": 0.1},
+            Case(state((4,), scale=0.1) + (2, 0.1), {"beta1": 0.5, "beta2": 0.9, "eps": 0.1},
                  note="beta1 0.5, beta2 0.9 and a large eps 0.1 (where eps goes matters)"),
-            Case(tuple(np.asarray(a[0]) for a in state((1,))) + (50, 0.01),
+            Case(tuple(np.asarray(a[0]) for a in state((1,))) + (50, 0.1),
                  note="a single number at step 50"),
-            Case(state((2, 2, 3), scale=3.0) + (7, 0.001), note="a 3-d parameter at step 7"),
+            Case(state((2, 2, 3), scale=3.0) + (7, 0.05), note="a 3-d parameter at step 7"),
         ]
     dtype = DTYPES[int(rng.integers(0, 2))]
     shape = (int(rng.integers(2, 4)), int(rng.integers(2, 5)))
-    cases = [Case(state(shape, dtype) + (int(rng.integers(2, 6)), 0.01), note="a step from a non-zero state")]
+    cases = [Case(state(shape, dtype) + (int(rng.integers(2, 6)), 0.1), note="a step from a non-zero state")]
     shape = (int(rng.integers(2, 4)), int(rng.integers(2, 5)))
     zeros = np.zeros(shape, dtype=np.float32)
-    cases.append(Case((normal(rng, shape, np.float32), normal(rng, shape, np.float32), zeros, zeros.copy(), 1,
-                       0.1), note="float32, the first step (m = v = 0, t = 1)"))
-    cases.append(Case(state((int(rng.integers(2, 6)),), scale=0.1) + (int(rng.integers(2, 20)), 0.05),
+    first = (normal(rng, shape, np.float32), away_from_zero(shape, np.float32), zeros, zeros.copy(), 1, 0.1)
+    cases.append(Case(first, note="float32, the first step (m = v = 0, t = 1)"))
+    cases.append(Case(state((int(rng.integers(2, 6)),), scale=0.1) + (int(rng.integers(2, 20)), 0.1),
                       {"beta1": float(rng.choice([0.5, 0.8])), "beta2": float(rng.choice([0.9, 0.95])),
                        "eps": 0.1},
                       note="other betas and a large eps 0.1"))
-    cases.append(Case(tuple(np.asarray(a[0]) for a in state((1,))) + (int(rng.integers(10, 100)), 0.01),
+    cases.append(Case(tuple(np.asarray(a[0]) for a in state((1,))) + (int(rng.integers(10, 100)), 0.1),
                       note="a single number"))
-    cases.append(Case(state((2, int(rng.integers(2, 4)), 3), scale=3.0) + (int(rng.integers(2, 10)), 0.001),
+    cases.append(Case(state((2, int(rng.integers(2, 4)), 3), scale=3.0) + (int(rng.integers(2, 10)), 0.05),
                       note="a 3-d parameter"))
     return cases
 
