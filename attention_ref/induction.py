@@ -335,8 +335,8 @@ def induction_score(weights, tokens):
 
     .. math:: \\text{ind}(A, x) = \\frac{1}{|E|} \\sum_{i \\in E} \\sum_{j \\in T_i} A_{ij}
 
-    On a sequence whose second half repeats the first (and whose first half has no repeated
-    token), :math:`E` is the second half and :math:`T_i = \\{i - L + 1\\}`. This is the
+    On ``BOS x BOS x`` as :func:`repeated_random_tokens` makes it (``x`` of length ``L`` with no
+    repeated token), :math:`E` is the second half and :math:`T_i = \\{i - L\\}`. This is the
     prefix-matching score of Olsson et al. (2022).
     """
     weights = _check_weights(weights)

@@ -42,8 +42,9 @@ def run_check(path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("assignments", nargs="*", help="assignments to measure (default: all)")
     args = parser.parse_args(argv)
-    rows = {a: {"cells": [], "check": []} for a in assignments()}
+    rows = {a: {"cells": [], "check": []} for a in args.assignments or assignments()}
     for _ in range(args.repeat):
         for assignment, row in rows.items():
             path = source_path(assignment)

@@ -51,10 +51,12 @@ def _float64(fn):
 
 
 def _cast(value):
-    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+    if isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind == "f":
         return value.astype(np.float64)
     if isinstance(value, (tuple, list)):
         return type(value)(_cast(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _cast(v) for k, v in value.items()}
     return value
 
 
@@ -79,6 +81,10 @@ def same(a, b):
     if isinstance(a, (tuple, list)) or isinstance(b, (tuple, list)):
         return (isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b)
                 and all(same(x, y) for x, y in zip(a, b, strict=True)))
+    if isinstance(a, dict) or isinstance(b, dict):  # e.g. the gradients of multi_head_attention_backward
+        return (isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys()
+                and all(same(a[k], b[k]) for k in a))
+    a, b = (np.asarray(x) if isinstance(x, np.generic) else x for x in (a, b))  # NumPy scalars: 0-d arrays
     if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)):
         return False
     if a.dtype != b.dtype or a.shape != b.shape:

@@ -73,7 +73,7 @@ class Exercise:
         the output is right, else the message, or ``(key, message)`` naming one of ``variants``.
     given_cells : tuple of str
         Grade ids of the locked cells of given code that this exercise's function runs (the
-        training loop of notebook 05): grading runs them from the source before the check, so
+        training loops of notebooks 05 and 07): grading runs them from the source before the check, so
         a learner's redefinition of a given name changes nothing.
     hints : mapping of str to str
         Exercise-specific words: ``mutation_hint``; for a check of given code that runs the

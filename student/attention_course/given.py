@@ -1,7 +1,7 @@
 """Checks of *given* code: run a notebook's locked cells and judge what the learner's functions make of them.
 
-Notebook 05 gives a small model and its training loop in locked cells; what is graded is how
-well training goes with the learner's backward pass. The model exists once, in those cells:
+Notebooks 05 and 07 give a small model and its training loop in locked cells; what is graded is
+how well training goes with the learner's functions. The model exists once, in those cells:
 the public check runs their text (shipped as data, the same text the notebook shows) and the
 trusted grader runs them from the source notebook, so neither side keeps a copy of the model.
 """
@@ -131,5 +131,96 @@ def reversal_outcome(given: Mapping, args: tuple, kwargs: Mapping, got) -> None 
     return key, message
 
 
+#: What notebook 07's trained model must reach (stated in its section 8): the best layer-2 head's
+#: induction score, the loss on the repeated half (nats), and how far above chance (log V) the loss
+#: on the first half may be.
+INDUCTION_TARGET, REPEATED_LOSS_TARGET, FIRST_HALF_MARGIN = 0.6, 0.7, 0.5
+
+
+def _leaves(params, prefix=""):
+    """(name, array) of every array of a nested dict of parameters: ``layer1.W_q``, ..."""
+    for key, value in params.items():
+        if isinstance(value, dict):
+            yield from _leaves(value, f"{prefix}{key}.")
+        else:
+            yield prefix + key, value
+
+
+def _lookup(tree, name):
+    for key in name.split("."):
+        if not isinstance(tree, dict) or key not in tree:
+            return None
+        tree = tree[key]
+    return tree
+
+
+def induction_outcome(given: Mapping, args: tuple, kwargs: Mapping, got) -> None | str | tuple:
+    """Judge one run of notebook 07's ``induction_training`` by what the returned parameters learned.
+
+    The measurement is the notebook's own given code (``measure``, ``evaluation_sequences``), run
+    on sequences drawn from the case's seed apart from the training batches (every half length
+    5 … 12, 32 sequences each).
+
+    Parameters
+    ----------
+    given : mapping
+        The namespace of notebook 07's given cells (:func:`run_given`): ``measure``,
+        ``evaluation_sequences``, ``VOCAB``.
+    args, kwargs
+        The case: ``(params, seed)``.
+    got : object
+        What ``induction_training`` returned.
+
+    Returns
+    -------
+    None, str or tuple of (str, str)
+        None when the best layer-2 induction score reaches :data:`INDUCTION_TARGET`, the loss on
+        the repeated half is at most :data:`REPEATED_LOSS_TARGET` and the loss on the first half
+        at most log V + :data:`FIRST_HALF_MARGIN`; else a message, or ``(key, message)`` with key
+        ``parameters_unchanged``, ``loss_increased`` (or blown up) or ``target_not_reached``.
+    """
+    params, seed = args[0], args[1]
+    if not isinstance(got, dict):
+        return f"induction_training should return the trained parameters as a dict, got {_type_name(got)}."
+    for name, W in _leaves(params):
+        value = _lookup(got, name)
+        if type(value) is not np.ndarray or value.shape != W.shape or value.dtype.kind != "f":
+            return (f"induction_training should return the trained parameters: expected the parameter "
+                    f"{name!r} as a float array of shape {W.shape}, got {_type_name(value)}"
+                    + (f" of shape {value.shape}." if hasattr(value, "shape") else "."))
+    if not all(np.isfinite(_lookup(got, name)).all() for name, _ in _leaves(params)):
+        return ("the trained parameters contain NaN or inf, although the given training loop stops "
+                "before that happens.")
+    sequences = given["evaluation_sequences"]((int(seed), 7))
+    with np.errstate(all="ignore"):
+        after = given["measure"](got, sequences)
+    chance = float(np.log(given["VOCAB"]))
+    induction = float(np.max(after["induction"][1]))
+    first, repeated = float(after["loss_first"]), float(after["loss_repeated"])
+    if (induction >= INDUCTION_TARGET and repeated <= REPEATED_LOSS_TARGET
+            and first <= chance + FIRST_HALF_MARGIN):
+        return None
+    with np.errstate(all="ignore"):
+        before = given["measure"](params, sequences)
+    start = (float(before["loss_first"]) + float(before["loss_repeated"])) / 2
+    end = (first + repeated) / 2
+    if all(np.array_equal(_lookup(got, name), W) for name, W in _leaves(params)):
+        key = "parameters_unchanged"
+    elif not np.isfinite(end) or end > start:
+        key = "loss_increased"
+    else:
+        key = "target_not_reached"
+    message = (f"Training with your functions did not grow an induction head: measured by the grader on "
+               f"{sum(len(s) for s in sequences)} sequences of its own, the best layer-2 head's induction "
+               f"score is {induction:.2f} (target ≥ {INDUCTION_TARGET}), the loss on the repeated half "
+               f"{repeated:.3g} nats (target ≤ {REPEATED_LOSS_TARGET}) and on the first half {first:.3g} "
+               f"(target ≤ log {given['VOCAB']} + {FIRST_HALF_MARGIN} = {chance + FIRST_HALF_MARGIN:.2f}). "
+               f"The mean loss went from {start:.3f} before training to {end:.3g} after it.\n"
+               "The model and its training loop are given, so the cause is in your functions: make the "
+               "checks of multi_head_attention_backward, cross_entropy_backward, embedding_backward and "
+               "adam_update pass, and compare the model's gradients with numerical_gradient as in section 5.")
+    return key, message
+
+
 #: Comparisons of given code, by name (the public data names one per exercise that needs it).
-COMPARISONS = {"reversal_outcome": reversal_outcome}
+COMPARISONS = {"reversal_outcome": reversal_outcome, "induction_outcome": induction_outcome}
