@@ -49,10 +49,17 @@ def tree(request):
     return request.param
 
 
+#: The repository's top-level packages: a test folder holding a folder of one of these names must
+#: not go on sys.path.
+PACKAGES = ("attention_course", "attention_ref", "demo", "grader")
+
+
 def pytest_collect_file(file_path, parent):
-    """Refuse a test module directly in a tier folder: pytest would put that folder on sys.path,
-    where its subfolders named like the packages (tests/unit/grader, ...) would shadow them in
-    every process the tests spawn."""
+    """Refuse a test module directly in a tier folder that has subfolders named like the packages
+    (tests/unit/grader, ...): pytest would put that folder on sys.path, where they would shadow the
+    packages in every process the tests spawn."""
+    folder = file_path.parent
     if file_path.suffix == ".py" and file_path.name.startswith("test_") \
-            and file_path.parent.parent == TESTS and file_path.parent.name in TIERS:
+            and folder.parent == TESTS and folder.name in TIERS \
+            and any((folder / name).is_dir() for name in PACKAGES):
         raise pytest.UsageError(f"{file_path}: put tier tests in a subfolder (see tests/conftest.py)")
