@@ -13,6 +13,16 @@ from .additive import additive_attention, additive_scores
 from .backward import numerical_gradient, scaled_dot_product_attention_backward
 from .blockwise import blockwise_attention, merge_attention_blocks, online_softmax
 from .dot_product import dot_product_attention, scaled_dot_product_attention
+from .induction import (
+    adam_update,
+    cross_entropy,
+    cross_entropy_backward,
+    embedding_backward,
+    induction_score,
+    induction_targets,
+    previous_token_score,
+    repeated_random_tokens,
+)
 from .masks import causal_mask, padding_mask
 from .multi_head import (
     init_multi_head_params,
@@ -47,6 +57,14 @@ __all__ = [
     "rotary_embedding",
     "scaled_dot_product_attention_backward",
     "numerical_gradient",
+    "cross_entropy",
+    "cross_entropy_backward",
+    "embedding_backward",
+    "adam_update",
+    "previous_token_score",
+    "induction_targets",
+    "induction_score",
+    "repeated_random_tokens",
     "online_softmax",
     "blockwise_attention",
     "merge_attention_blocks",

@@ -26,7 +26,7 @@ from grader.pipeline.release import release
 from grader.pipeline.report import report
 from grader.runtime.grade import Limits
 
-from .students import add_messy_files, build_class
+from .students import add_messy_files, build_class, submission_times
 
 #: The demo's default working folder (git-ignored), wiped at every run.
 DEMO_DIR = _course.PROJECT_ROOT / "demo-course"
@@ -170,7 +170,9 @@ def demo(course_dir=DEMO_DIR, *, jobs=2, cell_timeout=10.0, seed=None, out=sys.s
         f"plus {len(messy)} bad files: {downloads}")
     lap("class")
 
-    collected = collect(downloads, course_dir, assignments=[ASSIGNMENT])
+    times = course_dir / "submissions.csv"  # the LMS's submission times, beside the download
+    times.write_text(submission_times(downloads, messy))
+    collected = collect(downloads, course_dir, assignments=[ASSIGNMENT], submission_times=times)
     say("3. collect: " + summary(collected, course_dir / "submitted"))
     for item in collected.skipped:
         say(f"   skipped {Path(item.origin).name}: {item.reason}")
@@ -185,7 +187,7 @@ def demo(course_dir=DEMO_DIR, *, jobs=2, cell_timeout=10.0, seed=None, out=sys.s
     for line in handed_back.withheld:
         say(f"   feedback withheld: {line}")
     lap("feedback")
-    files["export"] = export(course_dir / "export", course_dir=course_dir)
+    files["export"] = export(course_dir / "export", course_dir=course_dir).written
     lap("export")
     files["report"] = report(course_dir / "report.html", course_dir=course_dir)
     lap("report")

@@ -555,8 +555,8 @@ def add_messy_files(folder, students, assignment=ASSIGNMENT, notebooks=NOTEBOOKS
     - ``notes.txt``: not a notebook;
     - ``<new student>_<assignment>.ipynb`` cut off mid-JSON: corrupt;
     - ``<student>_<assignment>-1.ipynb``: an earlier upload of the first student
-      (the blank released notebook), one day older than the real one, so that
-      "keep the most recent" keeps the real submission;
+      (the blank released notebook), a day before the real one by the LMS's submission
+      times (:func:`submission_times`), so that "keep the most recent" keeps the real one;
     - ``<new student>_<assignment>.ipynb`` holding the released notebook of another
       assignment (02 when there is one).
 
@@ -599,12 +599,40 @@ def add_messy_files(folder, students, assignment=ASSIGNMENT, notebooks=NOTEBOOKS
     real = students[0].file
     duplicate = folder / f"{students[0].student}_{assignment}-1.ipynb"
     duplicate.write_text(text)  # the earlier, blank upload
-    now = time.time()
-    os.utime(real, (now, now))
-    os.utime(duplicate, (now - 86_400, now - 86_400))
+    now = time.time()  # file times mean nothing to collect: the LMS's submission times decide
+    os.utime(real, (now - 86_400, now - 86_400))
+    os.utime(duplicate, (now, now))
     messy[duplicate.name] = "duplicate"
 
     wrong = folder / f"{next(newcomers)}_{assignment}.ipynb"
     wrong.write_text(others[0].read_text())
     messy[wrong.name] = "wrong assignment"
     return messy
+
+
+#: When the demo class handed its notebooks in, as the LMS would say (ISO 8601, UTC).
+HANDED_IN = "2026-03-02T09:00:00Z"
+#: The first student's earlier, blank upload: a day before.
+EARLIER = "2026-03-01T09:00:00Z"
+
+
+def submission_times(folder, messy):
+    """The LMS's submission times of a download folder, as ``collect --submissions`` reads them.
+
+    Parameters
+    ----------
+    folder : path-like
+        The download folder.
+    messy : dict
+        :func:`add_messy_files`' file name -> kind: the duplicate gets the earlier time.
+
+    Returns
+    -------
+    str
+        CSV text with the columns ``file`` and ``submitted_at``, one row per notebook.
+    """
+    lines = ["file,submitted_at"]
+    for path in sorted(Path(folder).rglob("*.ipynb")):
+        when = EARLIER if messy.get(path.name) == "duplicate" else HANDED_IN
+        lines.append(f"{path.relative_to(folder).as_posix()},{when}")
+    return "\n".join(lines) + "\n"

@@ -25,7 +25,8 @@ submitted/<student>/<assignment>/<assignment>.ipynb (with nbgrader's timestamp.t
 ready for autograding. The student id and assignment are read from the path:
 
   <student>/<assignment>/<assignment>.ipynb      nbgrader's tree (also under submitted/)
-  <login>[_late]_<userid>_<submissionid>_<assignment>[-N].ipynb   Canvas (student = login)
+  <name>[_LATE]_<userid>_<fileid>_<assignment>[-N].ipynb   Canvas (student = name; the
+                                                 user id and LATE flag are kept for export)
   <student>_<assignment>[-N].ipynb   <student>-<assignment>[-N].ipynb
   <assignment>-<student>.ipynb   <assignment>_<student>.ipynb
 
@@ -33,16 +34,36 @@ Student ids are lower-cased and spaces become _; ids with characters other than
 letters, digits and ._-@+ are rejected. Files that are not notebooks, are corrupt, name no known assignment or
 student, hold another assignment's cells, or duplicate a more recent file of the same
 student and assignment are listed as skipped with the reason; they never stop the run.
+
+Submission times (what nbgrader's late penalty needs) are the LMS's only, from
+--submissions FILE: a CSV with a submitted_at column (ISO 8601 with a zone, e.g.
+2026-03-01T13:00:00Z) and a file, user_id (Canvas) or student column, optionally
+assignment. A file's modification time is never used; nor is a timestamp.txt
+found in a student's folder.
 Exit status: 0 when DIR was read (even with skipped files), 2 when DIR is not a folder.
 """
 
 
-def _course_options(parser, db=True):
+def _course_options(parser, db=True, config=True):
     parser.add_argument("--course-dir", default=str(_course.COURSE),
                         help="working course folder: submissions, feedback, gradebook (default: %(default)s)")
     if db:
-        parser.add_argument("--db-url", help="SQLAlchemy URL of the gradebook "
-                                             "(default: sqlite in the course folder)")
+        parser.add_argument("--db-url", help="SQLAlchemy URL of the gradebook, e.g. "
+                                             "postgresql://user:password@host/db (default: the "
+                                             "configuration's, else sqlite in the course folder)")
+    if config:
+        parser.add_argument("--course-id", help="nbgrader course id (default: the configuration's, "
+                                                "else default_course)")
+        parser.add_argument("--config", metavar="FILE", dest="config_file",
+                            help="an nbgrader configuration file, read as stock nbgrader's "
+                                 "--NbGrader.config_file (the current folder's and the course folder's "
+                                 "nbgrader_config.py are read after it)")
+
+
+def _config_kwargs(args) -> dict:
+    """The course options of a parsed command line, as keyword arguments of a pipeline function."""
+    return {"course_dir": args.course_dir, "db_url": args.db_url, "course_id": args.course_id,
+            "config_file": args.config_file}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "solutions replaced by stubs, hidden tests and outputs removed; and the data of the "
                     "public checks that the student package ships.")
     release.add_argument("assignments", nargs="*", help="assignments to release (default: all)")
+    release.add_argument("--due", metavar="WHEN",
+                         help='due date recorded in the gradebook, as nbgrader\'s --duedate: '
+                              '"2026-03-01 12:00:00 UTC", "2026-03-01 13:00 Europe/Paris" (no zone: UTC); '
+                              "default: keep the gradebook's")
     _course_options(release)
     release.set_defaults(run=run_release)
 
@@ -75,7 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "(searched recursively)")
     collect.add_argument("--assignment", action="append", metavar="NAME",
                          help="collect only this assignment (repeatable; default: all)")
-    _course_options(collect, db=False)
+    collect.add_argument("--submissions", metavar="FILE",
+                         help="the LMS's submission times (CSV: submitted_at, and file, user_id or student)")
+    _course_options(collect, db=False, config=False)
     collect.set_defaults(run=run_collect)
 
     autograde = commands.add_parser(
@@ -115,14 +142,23 @@ def build_parser() -> argparse.ArgumentParser:
         description="Generate each autograded student's feedback HTML with nbgrader, hidden tests removed, "
                     "into <course-dir>/feedback/<student>/<assignment>/.")
     feedback.add_argument("assignments", nargs="*", help="assignments (default: all autograded)")
-    _course_options(feedback)
+    _course_options(feedback, config=False)
     feedback.set_defaults(run=run_feedback)
 
     export = commands.add_parser(
-        "export", help="grades as CSV: nbgrader's grades.csv and a student × exercise table",
+        "export", help="grades as CSV: nbgrader's grades.csv, a student × exercise table, or an LMS import",
         description="Write nbgrader's grades.csv and exercises-<assignment>.csv (one row per student, one "
-                    "column per graded cell).")
+                    "column per graded cell), or with --format canvas|moodle a file the LMS's gradebook "
+                    "imports, one row per student of --roster (the LMS's own gradebook export). A written "
+                    "answer not graded yet is 'awaiting grading' (an empty cell in an LMS file), never 0; "
+                    "no submission is an empty cell. Exit status 1 when a graded student is not on the "
+                    "roster.")
     export.add_argument("--out", help="folder for the CSV files (default: <course-dir>/export)")
+    export.add_argument("--format", choices=("nbgrader", "canvas", "moodle"), default="nbgrader",
+                        help="nbgrader: grades.csv and exercises-*.csv; canvas: canvas-grades.csv; "
+                             "moodle: moodle-grades.csv (default: %(default)s)")
+    export.add_argument("--roster", metavar="FILE", help="the LMS's gradebook export (CSV): its students "
+                                                         "(needed by --format canvas and moodle)")
     _course_options(export)
     export.set_defaults(run=run_export)
 
@@ -131,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write an HTML report for the instructor from the last autograde run.")
     report.add_argument("assignments", nargs="*", help="assignments (default: all autograded)")
     report.add_argument("--out", help="HTML file (default: <course-dir>/report.html)")
-    _course_options(report, db=False)
+    _course_options(report)
     report.set_defaults(run=run_report)
     return parser
 
@@ -150,18 +186,24 @@ def run_release(args) -> int:
     from .checks import public_data
     from .pipeline.release import release
 
-    for path in release(args.assignments, course_dir=args.course_dir, db_url=args.db_url):
+    for path in release(args.assignments, due=args.due, **_config_kwargs(args)):
         print(f"released {path}")
+    if args.due:
+        print(f"due {args.due}")
     print(f"wrote {public_data.write()}")
     return 0
 
 
 def run_collect(args) -> int:
-    result = _collect.collect(args.source, args.course_dir, assignments=args.assignment)
+    result = _collect.collect(args.source, args.course_dir, assignments=args.assignment,
+                              submission_times=args.submissions)
     for item in result.collected:
-        print(f"collected {item.student} {item.assignment}: {item.origin} -> {item.destination}")
+        late = " (LATE)" if item.record and item.record.late else ""
+        print(f"collected {item.student} {item.assignment}{late}: {item.origin} -> {item.destination}")
     for item in result.skipped:
         print(f"skipped {item.origin}: {item.reason}")
+    for line in result.warnings:
+        print(f"warning {line}")
     print(_collect.summary(result, Path(args.course_dir) / "submitted"))
     return 0
 
@@ -171,9 +213,8 @@ def run_autograde(args) -> int:
 
     limits = Limits(cell_timeout=args.timeout, notebook_timeout=args.notebook_timeout,
                     memory=int(args.memory * 2**20), output=args.output_limit, retries=args.retries)
-    results = autograde(args.assignments, course_dir=args.course_dir, jobs=args.jobs,
-                        students=args.student, seed=args.seed, limits=limits, db_url=args.db_url,
-                        scheduler=args.scheduler, template=args.template)
+    results = autograde(args.assignments, jobs=args.jobs, students=args.student, seed=args.seed,
+                        limits=limits, scheduler=args.scheduler, template=args.template, **_config_kwargs(args))
     print(format_table(results))
     failed = [r for r in results if not r.graded]
     if failed:
@@ -195,16 +236,24 @@ def run_feedback(args) -> int:
 def run_export(args) -> int:
     from .pipeline.export import export
 
-    course_dir = Path(args.course_dir)
-    for path in export(args.out or course_dir / "export", course_dir=course_dir, db_url=args.db_url):
+    out = args.out or Path(args.course_dir) / "export"
+    result = export(out, format=args.format, roster=args.roster, **_config_kwargs(args))
+    for path in result.written:
         print(f"wrote {path}")
-    return 0
+    if args.format == "moodle":
+        for name, points in sorted(result.points.items()):
+            print(f"grade item {name}: maximum grade {points:g}")
+    for line in result.pending:
+        print(f"awaiting grading {line}")
+    for line in result.unrostered:
+        print(f"not on the roster {line}", file=sys.stderr)
+    return 1 if result.unrostered else 0
 
 
 def run_report(args) -> int:
     from .pipeline.report import report
 
-    print(f"wrote {report(args.out, course_dir=args.course_dir, assignments=args.assignments)}")
+    print(f"wrote {report(args.out, assignments=args.assignments, **_config_kwargs(args))}")
     return 0
 
 

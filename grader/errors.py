@@ -16,6 +16,10 @@ class UsageError(GraderError):
     """The command's input cannot be used (no such file, not a notebook, unknown assignment)."""
 
 
+class ConfigError(GraderError):
+    """The course's nbgrader configuration cannot be read (a file that fails, a missing --config FILE)."""
+
+
 class ReleaseError(GraderError):
     """nbgrader could not generate an assignment; the message carries its log."""
 

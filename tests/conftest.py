@@ -49,17 +49,15 @@ def tree(request):
     return request.param
 
 
-#: The repository's top-level packages: a test folder holding a folder of one of these names must
-#: not go on sys.path.
-PACKAGES = ("attention_course", "attention_ref", "demo", "grader")
+#: The packages under test; a test folder's subfolder of the same name must not reach sys.path.
+PACKAGES = ("attention_course", "attention_ref", "grader", "demo")
 
 
 def pytest_collect_file(file_path, parent):
-    """Refuse a test module directly in a tier folder that has subfolders named like the packages
-    (tests/unit/grader, ...): pytest would put that folder on sys.path, where they would shadow the
-    packages in every process the tests spawn."""
-    folder = file_path.parent
+    """Refuse a test module beside a folder named like a package (tests/unit/grader, ...): pytest
+    would put their common folder on sys.path, where that subfolder would shadow the package in
+    every process the tests spawn."""
     if file_path.suffix == ".py" and file_path.name.startswith("test_") \
-            and folder.parent == TESTS and folder.name in TIERS \
-            and any((folder / name).is_dir() for name in PACKAGES):
-        raise pytest.UsageError(f"{file_path}: put tier tests in a subfolder (see tests/conftest.py)")
+            and any((file_path.parent / name).is_dir() for name in PACKAGES):
+        raise pytest.UsageError(f"{file_path}: move it into a subfolder; it would shadow "
+                                "a package of the course (see tests/conftest.py)")

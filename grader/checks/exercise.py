@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from attention_course.verdict import CheckSpec, Mistake
+from attention_course.verdict import CheckSpec, MemoryLimit, Mistake
 
 from .cases import Case
 
@@ -79,6 +79,9 @@ class Exercise:
         Exercise-specific words: ``mutation_hint``; for a check of given code that runs the
         learner's functions, ``not_implemented`` (replaces the stub message) and ``error_hint``
         (added to the message of an error).
+    peak_memory : callable, optional
+        ``peak_memory(case) -> MemoryLimit``: the contract on the peak memory of a call, for the
+        cases marked ``measure`` (e.g. blockwise attention never builds the n_q × n_k scores).
     """
 
     name: str
@@ -91,6 +94,7 @@ class Exercise:
     compare: Callable | None = None
     given_cells: tuple = ()
     hints: Mapping = field(default_factory=dict)
+    peak_memory: Callable[[Case], MemoryLimit] | None = None
 
     @property
     def spec(self) -> CheckSpec:
@@ -100,4 +104,8 @@ class Exercise:
         except (TypeError, ValueError):
             parameters = ()
         return CheckSpec(self.name, parameters, self.returns, tuple(v.mistake for v in self.variants),
-                         self.tolerance, dict(self.hints))
+                         self.tolerance, dict(self.hints), self.peak_memory is not None)
+
+    def memory_limit(self, case: Case) -> MemoryLimit | None:
+        """The bound on the peak memory of ``case``'s call, when the case is marked ``measure``."""
+        return self.peak_memory(case) if case.measure and self.peak_memory is not None else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -58,7 +58,13 @@ def call_quietly(fn, case: Case):
 
 
 def wrong_outputs(exercise: Exercise, case: Case):
-    """(Mistake, output) of each variant on ``case``, lazily; a variant that raises is skipped."""
+    """(Mistake, output) of each variant on ``case``, lazily; a variant that raises is skipped.
+
+    None on a case that measures memory: it is there for the contract, and mistakes are named on
+    the small cases before it.
+    """
+    if case.measure:
+        return
     for variant in exercise.variants:
         try:
             yield variant.mistake, call_quietly(variant.fn, case)
@@ -109,14 +115,34 @@ def judge_record(rec: Mapping, seed: int | None = None, given: Mapping[str, str]
     if hidden and seed is None:
         raise ValueError("judging a hidden check needs the trusted seed")
     cases = registry.cases(exercise.name, hidden, seed)
+    return judge_cases(exercise, cases, rec["outcomes"], f"hidden, seed {seed}" if hidden else "public",
+                       given)
+
+
+def judge_cases(exercise: Exercise, cases: Sequence[Case], outcomes: Sequence, mode: str,
+                given: Mapping[str, str] | None = None) -> Verdict:
+    """Judge the outcomes of ``exercise``'s function on ``cases``, the first failing case deciding.
+
+    Parameters
+    ----------
+    exercise : Exercise
+    cases : sequence of Case
+        The check's cases, regenerated on the trusted side.
+    outcomes : sequence of dict
+        One per case, as :func:`attention_course.probe.run_case` returns them; read in order and
+        only up to the first failing case.
+    mode : str
+        ``"public"`` or ``"hidden, seed 12"``.
+    given : mapping of str to str, optional
+        As for :func:`judge_record`.
+    """
     comparison = None
     if exercise.compare is not None:
         namespace = given_namespace(exercise, given if given is not None
                                     else registry.given_sources(exercise.notebook))
         comparison = lambda i, got: exercise.compare(namespace, cases[i].args, cases[i].kwargs, got)  # noqa: E731
     return judge_outcomes(
-        exercise.spec, [describe(exercise.reference, c) for c in cases], rec["outcomes"],
-        f"hidden, seed {seed}" if hidden else "public",
+        exercise.spec, [describe(exercise.reference, c) for c in cases], outcomes, mode,
         expected=lambda i: call_quietly(exercise.reference, cases[i]),
         wrong_outputs=lambda i: wrong_outputs(exercise, cases[i]),
-        comparison=comparison)
+        comparison=comparison, memory=lambda i: exercise.memory_limit(cases[i]))

@@ -10,20 +10,22 @@ there the kernel only records and the verdict is computed outside it.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 
 from attention_course import record as _record
 from attention_course.probe import run_case
 from attention_course.verdict import Verdict
 
 from . import registry
-from .judge import judge_record
+from .judge import judge_cases, judge_record
 
 
 def record_check(name: str, fn, hidden: bool = False, seed: int | None = None) -> dict:
     """Run ``fn`` on the cases of one check and return the record, as a grading kernel makes it."""
     cases = registry.cases(name, hidden, seed)
+    measure = registry.get(name).spec.measure_memory
     if callable(fn):
-        outcomes = [run_case(fn, tuple(c.args), dict(c.kwargs)) for c in cases]
+        outcomes = [run_case(fn, tuple(c.args), dict(c.kwargs), measure) for c in cases]
     else:
         outcomes = [{"error": {"type": "TypeError",
                                "message": f"{name} is not a function but {type(fn).__name__}"}}]
@@ -31,11 +33,40 @@ def record_check(name: str, fn, hidden: bool = False, seed: int | None = None) -
             "cases": len(cases), "outcomes": outcomes, "signals": []}
 
 
+class LazyOutcomes(Sequence):
+    """The outcomes of ``fn`` on ``cases``, each case run when its outcome is first read.
+
+    The judging loop reads them in order and stops at the first failing case, so that a wrong
+    function is judged without running the cases after it (a grading kernel runs them all).
+    """
+
+    def __init__(self, fn, cases, measure_memory=False):
+        self._fn, self._cases, self._measure = fn, cases, measure_memory
+        self._done = {}
+
+    def __len__(self):
+        return len(self._cases)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        index = range(len(self))[index]
+        if index not in self._done:
+            case = self._cases[index]
+            self._done[index] = run_case(self._fn, tuple(case.args), dict(case.kwargs), self._measure)
+        return self._done[index]
+
+
 def verdict(name: str, fn, hidden: bool = False, seed: int | None = None) -> Verdict:
-    """The :class:`Verdict` of one check of ``fn``, recorded and judged in this process."""
+    """The :class:`Verdict` of one check of ``fn``, run and judged in this process, case by case."""
     if hidden and seed is None:
         raise ValueError("a hidden check needs a seed")
-    return judge_record(record_check(name, fn, hidden, seed), seed=seed)
+    if not callable(fn):
+        return judge_record(record_check(name, fn, hidden, seed), seed=seed)
+    exercise = registry.get(name)
+    cases = registry.cases(name, hidden, seed)
+    outcomes = LazyOutcomes(fn, cases, exercise.spec.measure_memory)
+    return judge_cases(exercise, cases, outcomes, f"hidden, seed {seed}" if hidden else "public")
 
 
 def check(name: str, fn, hidden: bool = False, seed: int | None = None) -> None:

@@ -31,7 +31,7 @@ def _spec(exercise: Exercise) -> dict:
     return {"name": spec.name, "parameters": list(spec.parameters),
             "returns": list(spec.returns) if spec.returns is not None else None,
             "mistakes": [{"key": m.key, "label": m.label, "hint": m.hint} for m in spec.mistakes],
-            "tolerance": spec.tolerance, "hints": dict(spec.hints)}
+            "tolerance": spec.tolerance, "hints": dict(spec.hints), "measure_memory": spec.measure_memory}
 
 
 def _comparison_name(exercise: Exercise) -> str:
@@ -56,6 +56,9 @@ def exercise_data(exercise: Exercise) -> dict:
             item["expected"] = _record.encode(call_quietly(exercise.reference, case))
             item["wrong"] = {mistake.key: _record.encode(output)
                              for mistake, output in wrong_outputs(exercise, case)}
+        bound = exercise.memory_limit(case)
+        if bound is not None:
+            item["peak_limit"] = {"limit": bound.limit, "message": bound.message}
         entry["cases"].append(item)
     return entry
 

@@ -20,6 +20,7 @@ import numpy.testing
 from IPython.display import display
 
 from attention_course import record as _record
+from attention_course.checks import measures_memory
 from attention_course.probe import run_case
 
 #: Environment variable naming the JSON file of the cases of this notebook's checks.
@@ -97,7 +98,8 @@ def record(name: str, function, hidden: bool = False) -> None:
     except Exception as error:  # NameError: the function was never defined (a failed answer cell)
         outcomes = [{"error": {"type": type(error).__name__, "message": str(error)[:500]}}]
     else:
-        outcomes = ([run_case(fn, args, kwargs) for args, kwargs in inputs] if callable(fn)
+        measure = measures_memory(name)
+        outcomes = ([run_case(fn, args, kwargs, measure) for args, kwargs in inputs] if callable(fn)
                     else [_not_callable(name, fn)])
     rec = {"version": _record.VERSION, "exercise": name, "mode": "hidden" if hidden else "public",
            "cases": len(inputs), "outcomes": outcomes, "signals": tamper_signals()}

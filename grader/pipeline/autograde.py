@@ -14,13 +14,21 @@ Two stages, overlapped:
    the summary and the *pre-graded* notebook.
 2. **Score, in one process.** As each result comes back, this process writes the pre-graded
    notebook and runs nbgrader's own ``autograde`` on the submission, its ``Execute`` step
-   replaced by :class:`grader.pipeline.nbgrader_bridge.LoadPregraded`. nbgrader sanitizes
-   the submission, scores the test cells, applies late penalties and writes the gradebook:
-   one writer, so the gradebook never sees concurrent writes. A result is scored once,
-   whatever an executor delivers twice.
+   replaced by :class:`grader.pipeline.nbgrader_bridge.LoadPregraded`, under the course's own
+   configuration (:mod:`grader.pipeline.config`). nbgrader sanitizes the submission, scores
+   the test cells, applies late penalties (the course's plugin) and writes the gradebook:
+   one writer per run, so a sqlite gradebook never sees concurrent writes from one run. A
+   result is scored once, whatever an executor delivers twice.
 
 Per submission, a :class:`~grader.pipeline.results.SubmissionResult` (exercises, named
-mistakes, tamper signals, incidents, the hidden-test seed) is kept for ``report``.
+mistakes, tamper signals, incidents, the hidden-test seed, the score nbgrader gave) is kept
+for ``report``.
+
+Each run keeps its pre-graded notebooks in a folder of its own
+(``<course>/grader/pregraded/run-*``, removed at the end), so two runs on different students
+of one course do not disturb each other. On a PostgreSQL gradebook both land; a sqlite
+gradebook is one file that two processes would write at once (nbgrader sets no lock timeout
+for it), so concurrent runs on sqlite are not supported: run them one after the other.
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import MissingEntry
 from nbgrader.apps import NbGraderAPI
 
 from ..errors import AutogradeError, UsageError
@@ -45,9 +53,11 @@ from ..runtime.grade import DEFAULT_LIMITS, Limits, cell_seconds, grade_notebook
 from ..runtime.notebook import grade_id, parse_notebook, side_files
 from ..runtime.template import thread_template
 from ..sources import select, source_path
+from . import config as _config
 from . import course as _course
+from . import grades as _grades
 from . import results as _results
-from .nbgrader_bridge import autograde_config, pregraded_path, quiet_nbgrader
+from .nbgrader_bridge import layer_autograde, pregraded_path, quiet_nbgrader
 from .release import release
 
 
@@ -61,8 +71,15 @@ class Submission:
 
 
 def pregraded_dir(course_dir: Path | str) -> Path:
-    """Folder of the executed and judged notebooks that nbgrader scores."""
+    """Folder of the runs' folders of executed and judged notebooks that nbgrader scores."""
     return Path(course_dir) / _results.GRADER_DIR / "pregraded"
+
+
+def new_run_dir(course_dir: Path | str) -> Path:
+    """A fresh folder of this run's pre-graded notebooks, unique even when runs start together."""
+    root = pregraded_dir(course_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="run-", dir=root))
 
 
 def find_submissions(course_dir, assignments=None, students=None,
@@ -317,20 +334,25 @@ def _pool_round(tasks, jobs, on_result):
 
 def _hidden_folders(course_dir, solutions, db_url):
     folders = [Path(course_dir), Path(solutions)]
-    if db_url and db_url.startswith("sqlite:///"):
-        folders.append(Path(db_url[len("sqlite:///"):]).parent)  # a gradebook kept elsewhere
+    database = _config.sqlite_path(db_url) if db_url else None
+    if database is not None:
+        folders.append(database.parent)  # a gradebook kept elsewhere
     return [f.resolve() for f in folders if f.exists()]
 
 
-def ensure_assignments(names, *, course_dir, db_url=None, solutions=_course.SOLUTIONS) -> list[str]:
+def ensure_assignments(names, *, course_dir, db_url=None, solutions=_course.SOLUTIONS, course_id=None,
+                       config_file=None) -> list[str]:
     """Record the assignments in the gradebook when they are not there yet.
 
     nbgrader's autograde needs the assignment (and its hidden tests) in the gradebook,
     which ``release`` puts there. A course folder that never saw a release gets one here,
     generated into a temporary folder so that the committed ``notebooks/`` is not touched.
+    Opening the gradebook here also creates its tables before anything runs in parallel
+    (two first opens of a fresh PostgreSQL database at once can collide).
     """
-    url = _course.gradebook_url(course_dir, db_url)
-    with Gradebook(url) as gb:
+    settings = _config.course_settings(_config.course_config(
+        course_dir, config_file=config_file, db_url=db_url, course_id=course_id, solutions=solutions))
+    with _config.open_gradebook(settings, AutogradeError) as gb:
         missing = []
         for name in names:
             try:
@@ -340,24 +362,27 @@ def ensure_assignments(names, *, course_dir, db_url=None, solutions=_course.SOLU
     if missing:
         with tempfile.TemporaryDirectory(prefix="grader-release-") as folder:
             release(missing, solutions=solutions, notebooks=Path(folder) / "release",
-                    course_dir=course_dir, db_url=db_url)
+                    course_dir=course_dir, db_url=db_url, course_id=course_id, config_file=config_file)
     return missing
 
 
-def _forget(db_url, course_dir, result):
+def _forget(settings, result):
     """Remove every trace of a submission nbgrader failed on: no partial grade stays behind."""
-    with Gradebook(db_url) as gb:
+    with _config.open_gradebook(settings, AutogradeError) as gb:
         try:
             gb.remove_submission(result.assignment, result.student)
         except MissingEntry:
             pass
-    shutil.rmtree(Path(course_dir) / "autograded" / result.student / result.assignment, ignore_errors=True)
+    shutil.rmtree(settings.root / "autograded" / result.student / result.assignment, ignore_errors=True)
 
 
-def _score(db_url, assignment, student):
-    with Gradebook(db_url) as gb:
-        submission = gb.find_submission(assignment, student)
-        return float(submission.score), float(submission.max_score)
+def _record_score(settings, result):
+    """Copy nbgrader's verdict on one submission into its result: final score, penalty, pending answers."""
+    with _config.open_gradebook(settings, AutogradeError) as gb:
+        grade = _grades.read_grade(gb, result.assignment, result.student)
+    result.score, result.max_score = grade.points_so_far, grade.max_score
+    result.raw_score, result.late_penalty = grade.raw_score, grade.penalty
+    result.pending = list(grade.pending)
 
 
 class Progress:
@@ -385,7 +410,7 @@ def describe(result: _results.SubmissionResult) -> str:
     """One line on one submission: its score, or why it was not graded."""
     if not result.graded:
         return f"{result.student} {result.assignment}: NOT GRADED ({result.reason})"
-    text = f"{result.student} {result.assignment}: {result.score:g}/{result.max_score:g}"
+    text = f"{result.student} {result.assignment}: {score_cell(result)}"
     if result.incidents:
         text += f" ({len(result.incidents)} incident(s))"
     return text
@@ -393,7 +418,8 @@ def describe(result: _results.SubmissionResult) -> str:
 
 def autograde(assignments=None, *, course_dir=_course.COURSE, jobs=2, students=None, seed=None,
               limits=DEFAULT_LIMITS, db_url=None, solutions=_course.SOLUTIONS, sandbox="auto",
-              progress=True, scheduler: str | None = None, template: bool = True) -> list[_results.SubmissionResult]:
+              progress=True, course_id=None, config_file=None, scheduler: str | None = None,
+              template: bool = True) -> list[_results.SubmissionResult]:
     """Autograde every collected submission with nbgrader, ``jobs`` at a time or on a Dask cluster.
 
     Parameters
@@ -408,8 +434,10 @@ def autograde(assignments=None, *, course_dir=_course.COURSE, jobs=2, students=N
         Seed of the hidden cases for every submission (to reproduce a run);
         default: a fresh seed per submission, recorded in its result.
     limits : Limits
-    db_url : str, optional
-        Gradebook URL; default: sqlite in ``course_dir``.
+    db_url, course_id : str, optional
+        Gradebook URL and course id; default: the course's configuration's.
+    config_file : path-like, optional
+        A configuration file read as stock's ``--NbGrader.config_file``.
     sandbox : {"auto", True, False}
         As for :func:`grader.runtime.execute.execute_notebook`; on a cluster "auto" requires
         bubblewrap on every worker.
@@ -443,65 +471,81 @@ def autograde(assignments=None, *, course_dir=_course.COURSE, jobs=2, students=N
         if cluster is not None:
             sandbox = distributed.worker_sandbox(cluster, sandbox)
         _course.nbgrader_environment()
-        url = _course.gradebook_url(course_dir, db_url)
+        config = _config.course_config(course_dir, config_file=config_file, db_url=db_url,
+                                       course_id=course_id, solutions=solutions)
+        settings = _config.course_settings(config)
         ensure_assignments(sorted({s.assignment for s in submissions}), course_dir=course_dir,
-                           db_url=url, solutions=solutions)
-        out_dir = pregraded_dir(course_dir)
-        shutil.rmtree(out_dir, ignore_errors=True)  # never score a stale notebook of an earlier run
-        api = NbGraderAPI(config=autograde_config(course_dir, out_dir, db_url=url, solutions=solutions))
-        hidden = _hidden_folders(course_dir, solutions, url)
-        run = secrets.token_hex(4)  # task keys of this run only, whatever a cluster still remembers
-        tasks = (make_task(s, key=f"{run}-{s.assignment}-{s.student}", solutions=solutions,
-                           seed=seed if seed is not None else secrets.randbelow(2**31), limits=limits,
-                           hidden=hidden, sandbox=sandbox, template=template) for s in submissions)
-        bar = Progress(len(submissions)) if progress else None
-        done: dict[tuple[str, str], _results.SubmissionResult] = {}
+                           db_url=settings.db_url, course_id=settings.course_id, config_file=config_file,
+                           solutions=solutions)
+        out_dir = new_run_dir(course_dir)  # this run's own: never a stale or another run's notebook
+        try:
+            api = NbGraderAPI(config=layer_autograde(config, out_dir, solutions=solutions))
+            hidden = _hidden_folders(course_dir, solutions, settings.db_url)
+            run = secrets.token_hex(4)  # task keys of this run only, whatever a cluster still remembers
+            tasks = (make_task(s, key=f"{run}-{s.assignment}-{s.student}", solutions=solutions,
+                               seed=seed if seed is not None else secrets.randbelow(2**31), limits=limits,
+                               hidden=hidden, sandbox=sandbox, template=template) for s in submissions)
+            bar = Progress(len(submissions)) if progress else None
+            done: dict[tuple[str, str], _results.SubmissionResult] = {}
 
-        def on_result(task: GradingTask, outcome: TaskResult) -> None:
-            if (task.assignment, task.student) in done:
-                return  # scored already: a result is never scored twice
-            save_pregraded(out_dir, outcome)
-            done[task.assignment, task.student] = _score_one(api, url, course_dir, outcome.result, bar)
+            def on_result(task: GradingTask, outcome: TaskResult) -> None:
+                if (task.assignment, task.student) in done:
+                    return  # scored already: a result is never scored twice
+                save_pregraded(out_dir, outcome)
+                done[task.assignment, task.student] = _score_one(api, settings, outcome.result, bar)
 
-        if cluster is None:
-            run_pool(tasks, jobs, on_result)
-        else:
-            distributed.run_on_cluster(cluster, tasks, on_result)
+            if cluster is None:
+                run_pool(tasks, jobs, on_result)
+            else:
+                distributed.run_on_cluster(cluster, tasks, on_result)
+        finally:
+            shutil.rmtree(out_dir, ignore_errors=True)
     finally:
         if cluster is not None:
             cluster.close()
     return [done[s.assignment, s.student] for s in submissions]
 
 
-def _score_one(api, url, course_dir, result, bar):
+def _score_one(api, settings, result, bar):
     """Stage 2 for one submission: nbgrader scores it; the result is saved."""
     if result.graded:
         with quiet_nbgrader():
             outcome = api.autograde(result.assignment, result.student, force=True, create=True)
         if outcome["success"]:
-            result.score, result.max_score = _score(url, result.assignment, result.student)
+            _record_score(settings, result)
         else:
             result.status = "error"
             result.reason = "nbgrader autograde failed: " + (outcome.get("error") or "")[-500:]
-            _forget(url, course_dir, result)
-    _results.save(course_dir, result)
+            _forget(settings, result)
+    _results.save(settings.root, result)
     if bar is not None:
         bar.update(describe(result))
     return result
 
 
+def score_cell(result: _results.SubmissionResult) -> str:
+    """A graded submission's score as the class table shows it: ``7/11``, ``7/11 (late -2)``, or
+    ``awaiting grading`` while a written answer waits for the instructor (it is not a 0)."""
+    if result.pending:
+        return _grades.AWAITING
+    text = f"{result.score:g}/{result.max_score:g}"
+    return text + (f" (late -{result.late_penalty:g})" if result.late_penalty else "")
+
+
 def format_table(results: list[_results.SubmissionResult]) -> str:
     """The class table: one line per submission with its score and what went wrong."""
-    lines = [f"{'student':<16} {'assignment':<24} {'score':>9}  notes"]
+    lines = [f"{'student':<16} {'assignment':<24} {'score':>16}  notes"]
     for r in results:
         if not r.graded:
-            lines.append(f"{r.student:<16} {r.assignment:<24} {'—':>9}  NOT GRADED: {r.reason}")
+            lines.append(f"{r.student:<16} {r.assignment:<24} {'—':>16}  NOT GRADED: {r.reason}")
             continue
-        notes = [f"{e.function}: {e.misconception}" for e in r.exercises
-                 if not e.passed and e.misconception not in (None, "not_implemented")]
+        notes = []
+        if r.pending:
+            notes.append(f"{r.score:g}/{r.max_score:g} so far; {', '.join(r.pending)} awaiting grading")
+        notes += [f"{e.function}: {e.misconception}" for e in r.exercises
+                  if not e.passed and e.misconception not in (None, "not_implemented")]
         notes += sorted({f"{i.kind} in {i.cell}" for i in r.incidents})
         if r.tamper_signals:
             notes.append("TAMPER SIGNALS")
-        score = f"{r.score:g}/{r.max_score:g}"
-        lines.append(f"{r.student:<16} {r.assignment:<24} {score:>9}  {'; '.join(notes)}")
+        lines.append(f"{r.student:<16} {r.assignment:<24} {score_cell(r):>16}  {'; '.join(notes)}")
     return "\n".join(lines)

@@ -8,9 +8,14 @@ case-insensitively; the longest name wins when several fit):
 1. nbgrader's tree: ``<student>/<assignment>/<assignment>.ipynb`` at the top of ``DIR``
    (so ``DIR`` may be a course's ``submitted/`` folder); deeper in ``DIR`` such a path is
    not trusted to name a student.
-2. Canvas: ``<login>[_late]_<userid>_<submissionid>_<file>.ipynb`` where
-   ``<file>`` contains an assignment name (Canvas appends ``-N`` on
-   resubmission: ``<assignment>-1``). The student id is the login.
+2. Canvas: ``<name>[_LATE]_<userid>_<fileid>_<file>.ipynb`` where ``<file>``
+   contains an assignment name (Canvas appends ``-N`` on resubmission:
+   ``<assignment>-1``); ``<name>`` is the student's sortable name as Canvas writes it in
+   a download (``smithjohn``) and becomes the student id, Canvas's user id and LATE flag
+   are kept (see below). An anonymous download's ``[LATE_]anon_<id>_<fileid>_<file>``
+   gives the student id ``anon_<id>``. Two Canvas users whose names give one id are kept
+   apart: the first recorded in the course (else the smaller user id) keeps the id, the
+   other becomes ``<id>-<userid>``.
 3. ``<student>_<assignment>.ipynb`` or ``<student>-<assignment>.ipynb``, optionally with an
    LMS re-upload number ``-N`` (``alice_01_attention_weights-1.ipynb``).
 4. ``<assignment>-<student>.ipynb`` or ``<assignment>_<student>.ipynb``.
@@ -35,17 +40,24 @@ JSON, is not a valid nbformat-4 notebook, names no known assignment or no
 student, names an assignment left out by ``assignments``, or is of the wrong
 assignment: its nbgrader grade ids (those that occur in one source notebook
 only) belong to another assignment, or to none. Of several files of one
-student and assignment the most recent is kept (submission time; ties: the
-later path in sorted order) and the others are reported as ``duplicate of``
-it.
+student and assignment the most recent is kept and the others are reported as
+``duplicate of`` it: the later submission time the LMS gave, else the later
+Canvas file (its file id: Canvas numbers uploads in order), else the higher
+re-upload number ``-N``, else the later path in sorted order.
+
+Submission times are the LMS's only (``--submissions FILE``, see
+:mod:`grader.pipeline.lms`): never a file's modification time (the time it was
+unpacked) and never a ``timestamp.txt`` found inside a student's folder (a student
+can write one). Canvas's file names carry no time, only the LATE flag.
 
 Each kept file is copied byte for byte (the bytes that were checked) to
 ``<course_dir>/submitted/<student>/<assignment>/<assignment>.ipynb``, replacing
-what is there, with ``timestamp.txt`` holding its submission time in nbgrader's
-format, ``2024-05-01 14:03:07.000000 UTC``: the file's modification time in the
-download. A ``timestamp.txt`` found inside a student's folder is never trusted (a
-student can write one). Running collect twice on the same folder writes the same
-files again.
+what is there, with ``timestamp.txt`` holding the LMS's submission time in nbgrader's
+format, ``2024-05-01 14:03:07.000000 UTC``, when there is one (without it nbgrader
+counts the submission as on time: a LATE file without a time is reported). What the
+LMS said (Canvas user id, LATE flag, time) is kept in
+``<course_dir>/grader/lms/<assignment>/<student>.json`` for ``export``. Running
+collect twice on the same folder writes the same files again.
 """
 
 from __future__ import annotations
@@ -68,6 +80,7 @@ from ..errors import CollectError, GraderError
 from ..runtime.notebook import grade_id
 from ..sources import select, source_path
 from . import course as _course
+from . import lms as _lms
 
 #: nbgrader's default ``Exchange.timestamp_format``; its ``parse_utc`` reads it back.
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"
@@ -83,16 +96,23 @@ IGNORED_FOLDERS = frozenset({"__MACOSX"})
 ARCHIVES = frozenset({".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar"})
 
 _COPY_SUFFIX = re.compile(r"\s*\(\d+\)$")
-_CANVAS = re.compile(r"^(?P<login>.+?)(?:_late)?_(?P<userid>\d+)_(?P<submission>\d+)_(?P<file>.+)$")
+#: Canvas's ``<name>[_LATE]_<userid>_<fileid>_<file>`` (ContentZipper#get_filename and
+#: #add_upload_submission in instructure/canvas-lms), on the lower-cased file name.
+_CANVAS = re.compile(r"^(?P<login>.+?)(?P<late>_late)?_(?P<userid>\d+)_(?P<attachment>\d+)_(?P<file>.+)$")
+#: The same for an anonymous download: ``[LATE_]anon_<anonymous id>_<fileid>_<file>``.
+_CANVAS_ANONYMOUS = re.compile(r"^(?P<late>late_)?(?P<anon>anon_[a-z0-9]+)_(?P<attachment>\d+)_(?P<file>.+)$")
+#: A re-upload number at the end of a file name: ``<assignment>-2``.
+_REUPLOAD = re.compile(r"-(\d+)$")
 
 
 class Collected(NamedTuple):
-    """One submission copied into the course."""
+    """One submission copied into the course, with what the LMS said about it."""
 
     student: str
     assignment: str
     destination: Path
     origin: Path
+    record: _lms.LmsRecord | None = None
 
 
 class Skipped(NamedTuple):
@@ -104,10 +124,24 @@ class Skipped(NamedTuple):
 
 @dataclass(frozen=True)
 class CollectResult:
-    """What ``collect`` did: submissions copied, files skipped (each with a reason)."""
+    """What ``collect`` did: submissions copied, files skipped (each with a reason), and warnings
+    (a LATE file without a submission time, a line of the submissions file that matched nothing)."""
 
     collected: list[Collected] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+class ParsedName(NamedTuple):
+    """What a notebook's path says: the student and assignment, and what Canvas's name adds."""
+
+    student: str
+    assignment: str
+    lms: str = ""
+    lms_user_id: str = ""
+    late: bool = False
+    attachment: int = -1
+    reupload: int = 0
 
 
 class SkipFile(GraderError):
@@ -118,7 +152,8 @@ class _Candidate(NamedTuple):
     student: str
     assignment: str
     origin: Path
-    time: dt.datetime
+    relative: str
+    name: ParsedName
     raw: bytes
 
 
@@ -165,8 +200,14 @@ def _assignment_in(text, names):
     return next((name for name in names if name in text), None)
 
 
-def parse_path(relative, known):
-    """The raw student id and the assignment named by a notebook's path.
+def _reupload(text):
+    """The LMS's re-upload number at the end of a name (``-2``), else 0."""
+    found = _REUPLOAD.search(text)
+    return int(found.group(1)) if found else 0
+
+
+def parse_name(relative, known) -> ParsedName:
+    """The raw student id and the assignment named by a notebook's path, and what Canvas's name adds.
 
     Parameters
     ----------
@@ -177,10 +218,9 @@ def parse_path(relative, known):
 
     Returns
     -------
-    student : str
-        The student id as written (see `normalise_student_id`).
-    assignment : str
-        One of ``known``.
+    ParsedName
+        ``student`` as written (see `normalise_student_id`), ``assignment`` one of ``known``;
+        for Canvas's names ``lms="canvas"``, the user id, the LATE flag and the file id.
 
     Raises
     ------
@@ -200,22 +240,27 @@ def parse_path(relative, known):
         if len(folders) > 2:
             raise SkipFile("an nbgrader tree below the top of the collected folder: its path does not "
                            "name a student (collect the tree's own submitted/ folder instead)")
-        return folders[-2], by_lower[stem]
+        return ParsedName(folders[-2], by_lower[stem])
 
+    anonymous = _CANVAS_ANONYMOUS.match(stem)
+    if anonymous and (name := _assignment_in(anonymous["file"], names)):
+        return ParsedName(anonymous["anon"], by_lower[name], "canvas", anonymous["anon"],
+                          bool(anonymous["late"]), int(anonymous["attachment"]), _reupload(anonymous["file"]))
     canvas = _CANVAS.match(stem)
     if canvas and (name := _assignment_in(canvas["file"], names)):
-        return canvas["login"], by_lower[name]
+        return ParsedName(canvas["login"], by_lower[name], "canvas", canvas["userid"], bool(canvas["late"]),
+                          int(canvas["attachment"]), _reupload(canvas["file"]))
 
     for name in names:
         for sep in "_-":
             if stem.endswith(sep + name) and len(stem) > len(name) + 1:
-                return stem[: -len(name) - 1], by_lower[name]
+                return ParsedName(stem[: -len(name) - 1], by_lower[name])
             if stem.startswith(name + sep) and len(stem) > len(name) + 1:
-                return stem[len(name) + 1:], by_lower[name]
+                return ParsedName(stem[len(name) + 1:], by_lower[name])
 
     for name in names:  # a re-upload numbered by the LMS: <student>_<assignment>-N
-        if reupload := re.fullmatch(rf"(?P<student>.+)[_-]{re.escape(name)}-\d+", stem):
-            return reupload["student"], by_lower[name]
+        if reupload := re.fullmatch(rf"(?P<student>.+)[_-]{re.escape(name)}-(?P<number>\d+)", stem):
+            return ParsedName(reupload["student"], by_lower[name], reupload=int(reupload["number"]))
 
     if stem in by_lower:
         raise SkipFile("no student id in the file name (expected <student>_<assignment>.ipynb)")
@@ -224,6 +269,12 @@ def parse_path(relative, known):
                        "<student>_<assignment>, <student>-<assignment>, <assignment>-<student> "
                        "or Canvas's form")
     raise SkipFile(f"unknown assignment: the file name names none of {', '.join(known)}")
+
+
+def parse_path(relative, known):
+    """The raw student id and the assignment named by a notebook's path (:func:`parse_name`'s first two)."""
+    parsed = parse_name(relative, known)
+    return parsed.student, parsed.assignment
 
 
 # -------------------------------------------------------------------------- contents
@@ -305,20 +356,12 @@ def format_timestamp(time):
     return time.astimezone(dt.UTC).strftime(TIMESTAMP_FORMAT)
 
 
-def submission_time(path):
-    """When the notebook at ``path`` was handed in (aware, UTC): its modification time in the download.
-
-    A ``timestamp.txt`` beside it is ignored: it lies inside the student's folder, where the
-    student could have written it.
-    """
-    return dt.datetime.fromtimestamp(os.lstat(path).st_mtime, tz=dt.UTC)
-
-
 # ---------------------------------------------------------------------------- search
 
 
-def _files(root, exclude):
-    """Every file under ``root`` (sorted), without hidden entries, ``__MACOSX`` and ``exclude``.
+def _files(root, exclude=frozenset()):
+    """Every file under ``root`` (sorted), without hidden entries, ``__MACOSX`` and the folders of
+    ``exclude`` (resolved paths).
 
     Symbolic links (to files or folders) are yielded as they are, never followed, so that
     they are reported.
@@ -328,7 +371,7 @@ def _files(root, exclude):
         subfolders[:] = sorted(
             d for d in subfolders
             if d not in links and not d.startswith(".") and d not in IGNORED_FOLDERS
-            and (exclude is None or Path(folder, d).resolve() != exclude))
+            and Path(folder, d).resolve() not in exclude)
         for name in sorted([*names, *links]):
             if not name.startswith("."):
                 yield Path(folder) / name
@@ -347,8 +390,8 @@ def _candidate(path, root, known, selected, prints):
         kind = f"{path.suffix} file" if path.suffix else "no .ipynb extension"
         hint = "; unpack archives first" if path.suffix.lower() in ARCHIVES else ""
         raise SkipFile(f"not a notebook ({kind}{hint})")
-    raw_student, assignment = parse_path(path.relative_to(root), known)
-    student = normalise_student_id(raw_student)
+    name = parse_name(path.relative_to(root), known)
+    student, assignment = normalise_student_id(name.student), name.assignment
     if assignment not in selected:
         raise SkipFile(f"assignment {assignment} not selected (--assignment {' '.join(selected)})")
     raw = read_bytes(path)
@@ -359,22 +402,58 @@ def _candidate(path, root, known, selected, prints):
                        "assignment of the course (no matching nbgrader grade ids)")
     if assignment not in belongs:
         raise SkipFile(f"wrong assignment: named {assignment} but its cells belong to {' or '.join(belongs)}")
-    return _Candidate(student, assignment, path, submission_time(path), raw)
+    return _Candidate(student, assignment, path, str(path.relative_to(root)), name, raw)
 
 
-def _write(candidate, submitted):
-    """Copy one kept submission and its timestamp; return its destination notebook."""
+def _write(candidate, submitted, time):
+    """Copy one kept submission and its timestamp (removing a stale one when the LMS gave no time);
+    return its destination notebook."""
     folder = submitted / candidate.student / candidate.assignment
     destination = folder / f"{candidate.assignment}.ipynb"
     folder.mkdir(parents=True, exist_ok=True)
     if not (destination.exists() and destination.samefile(candidate.origin)):
         destination.unlink(missing_ok=True)  # never write through a link left in the course folder
         destination.write_bytes(candidate.raw)
-    (folder / "timestamp.txt").write_text(format_timestamp(candidate.time) + "\n")
+    stamp = folder / "timestamp.txt"
+    stamp.unlink(missing_ok=True)
+    if time is not None:
+        stamp.write_text(format_timestamp(time) + "\n")
     return destination
 
 
-def collect(source, course_dir, *, assignments=None, solutions=_course.SOLUTIONS):
+def canvas_owners(records) -> dict:
+    """Student id -> the Canvas user id it was first recorded for, from the course's LMS records."""
+    owners = {}
+    for record in records:
+        if record.lms == "canvas" and record.lms_user_id:
+            owners.setdefault(record.student, record.lms_user_id)
+    return owners
+
+
+def apart(candidates, owners):
+    """The candidates with Canvas users who share a student id kept apart.
+
+    Of the Canvas user ids one id stands for, the one the course recorded first keeps it (else
+    the smallest); every other becomes ``<id>-<userid>``.
+    """
+    users = {}
+    for c in candidates:
+        if c.name.lms == "canvas":
+            users.setdefault(c.student, set()).add(c.name.lms_user_id)
+    keeper = {}
+    for student, ids in users.items():
+        keeper[student] = owners.get(student) or min(ids, key=lambda uid: (len(uid), uid))
+    return [c._replace(student=f"{c.student}-{c.name.lms_user_id}")
+            if c.name.lms == "canvas" and c.name.lms_user_id != keeper[c.student] else c for c in candidates]
+
+
+def _order(candidate, time):
+    """Sort key of one student's files of one assignment: the most recent last."""
+    return (time is not None, time or dt.datetime.min.replace(tzinfo=dt.UTC), candidate.name.attachment,
+            candidate.name.reupload, str(candidate.origin))
+
+
+def collect(source, course_dir, *, assignments=None, solutions=_course.SOLUTIONS, submission_times=None):
     """Copy the student notebooks found under ``source`` into ``course_dir/submitted``.
 
     Parameters
@@ -388,17 +467,21 @@ def collect(source, course_dir, *, assignments=None, solutions=_course.SOLUTIONS
         Collect only these assignments; files of the others are skipped. Default: all.
     solutions : path-like
         Source notebooks: the assignment names and the grade ids that recognise them.
+    submission_times : path-like, optional
+        The LMS's submission times as CSV (:func:`grader.pipeline.lms.read_submission_times`);
+        without it no submission gets a time (nbgrader then counts none as late).
 
     Returns
     -------
     CollectResult
-        ``collected`` sorted by assignment then student; ``skipped`` sorted by path.
+        ``collected`` sorted by assignment then student, each with its LMS record;
+        ``skipped`` sorted by path; ``warnings``.
 
     Raises
     ------
     CollectError
-        When ``source`` is not a folder, ``solutions`` holds no assignment or ``assignments``
-        names an unknown one.
+        When ``source`` is not a folder, ``solutions`` holds no assignment, ``assignments``
+        names an unknown one or the submission times cannot be read.
     """
     root = Path(source)
     if not root.is_dir():
@@ -407,10 +490,13 @@ def collect(source, course_dir, *, assignments=None, solutions=_course.SOLUTIONS
     if not known:
         raise CollectError(f"{solutions} holds no assignment (<name>/<name>.ipynb)")
     selected = select(assignments, solutions, CollectError)
+    times = [] if submission_times is None else _lms.read_submission_times(submission_times,
+                                                                           normalise_student_id)
     prints = fingerprints(solutions, known)
     submitted = Path(course_dir) / "submitted"
-    inside = root.resolve().is_relative_to(submitted.resolve())
-    exclude = None if inside else submitted.resolve()
+    # The course's own folders when they lie inside DIR (unless DIR is one of them).
+    exclude = {f.resolve() for f in (submitted, _lms.records_dir(course_dir))
+               if not root.resolve().is_relative_to(f.resolve())}
 
     candidates, skipped = [], []
     for path in _files(root, exclude):
@@ -420,21 +506,38 @@ def collect(source, course_dir, *, assignments=None, solutions=_course.SOLUTIONS
             candidates.append(_candidate(path, root, known, selected, prints))
         except SkipFile as reason:
             skipped.append(Skipped(path, str(reason)))
+    candidates = apart(candidates, canvas_owners(_lms.load_records(course_dir)))
 
+    def time_row(c):
+        return _lms.time_of(times, relative=c.relative, student=c.student, assignment=c.assignment,
+                            user_id=c.name.lms_user_id)
+
+    rows = {c.origin: time_row(c) for c in candidates}
     groups = {}
     for candidate in candidates:
         groups.setdefault((candidate.student, candidate.assignment), []).append(candidate)
-    collected = []
+    collected, warnings = [], []
     for (student, assignment), group in sorted(groups.items(), key=lambda item: (item[0][1], item[0][0])):
-        group = sorted(group, key=lambda c: (c.time, str(c.origin)))
+        group = sorted(group, key=lambda c: _order(c, rows[c.origin] and rows[c.origin].time))
         kept = group[-1]
         skipped += [Skipped(c.origin, f"duplicate of {kept.origin} (same student {student} and assignment "
                                       f"{assignment}; the most recent is kept)") for c in group[:-1]]
+        row = rows[kept.origin]
+        record = _lms.LmsRecord(student, assignment, str(kept.origin), kept.name.lms, kept.name.lms_user_id,
+                                kept.name.late, format_timestamp(row.time) if row else None)
+        if record.late and row is None:
+            warnings.append(f"{student} {assignment}: LATE in Canvas, but no submission time for it "
+                            "(--submissions): nbgrader will not count it late")
         try:
-            collected.append(Collected(student, assignment, _write(kept, submitted), kept.origin))
+            destination = _write(kept, submitted, row and row.time)
+            _lms.save_record(course_dir, record)
         except OSError as error:
             skipped.append(Skipped(kept.origin, f"could not copy to {submitted}: {error}"))
-    return CollectResult(collected, sorted(skipped, key=lambda s: str(s.origin)))
+            continue
+        collected.append(Collected(student, assignment, destination, kept.origin, record))
+    used = {row.row for row in rows.values() if row is not None}
+    warnings += [f"--submissions row {t.row} matches no collected file" for t in times if t.row not in used]
+    return CollectResult(collected, sorted(skipped, key=lambda s: str(s.origin)), warnings)
 
 
 def summary(result, submitted):

@@ -1,10 +1,18 @@
 """``python -m grader export``: the gradebook as CSV files.
 
-- ``grades.csv`` — nbgrader's own export (one row per student and assignment:
-  raw score, late penalty, score, max score).
-- ``exercises-<assignment>.csv`` — one row per student, one column per graded
-  cell (autograded exercises and written answers, in notebook order), then the
-  total; an empty field means no submission, or a written answer not graded yet.
+``--format nbgrader`` (the default):
+
+- ``grades.csv`` — nbgrader's own export, column for column (one row per student and
+  assignment: raw score, late penalty, score, max score), plus a ``status`` column:
+  ``graded``, ``awaiting grading`` (a written answer not graded by hand yet: the ``score``
+  cell says so instead of counting it 0) or ``no submission``.
+- ``exercises-<assignment>.csv`` — one row per student, one column per graded cell
+  (autograded exercises and written answers, in notebook order), the late penalty, then the
+  total (late penalty deducted); a written answer not graded yet is ``awaiting grading``
+  (and so is the total), an empty row means no submission.
+
+``--format canvas`` and ``--format moodle`` write a file the LMS's gradebook imports, for the
+students of ``--roster`` (:mod:`grader.pipeline.lms`).
 
 Every cell that a spreadsheet would read as a formula (``=``, ``+``, ``-``, ``@`` first)
 is written with a leading ``'``, whatever produced it.
@@ -13,16 +21,23 @@ is written with a leading ``'``, whatever produced it.
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from nbgrader.api import Gradebook, MissingEntry
-from nbgrader.plugins import CsvExportPlugin
 from nbgrader.utils import is_grade
 
 from ..errors import ExportError
 from ..runtime.notebook import grade_id
 from ..sources import read_source, source_path
+from . import config as _config
 from . import course as _course
+from . import grades as _grades
+
+#: The formats ``export`` writes.
+FORMATS = ("nbgrader", "canvas", "moodle")
+#: nbgrader's grades.csv columns (nbgrader.plugins.export.CsvExportPlugin), then ours.
+GRADES_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
+                  "raw_score", "late_submission_penalty", "score", "max_score", "status"]
 
 #: First characters that make a spreadsheet read a cell as a formula (CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -51,22 +66,44 @@ def write_csv(path: Path, header: list[str], rows: list[dict]) -> Path:
     return path
 
 
-def _neutralise(path: Path) -> None:
-    """Rewrite a CSV file (nbgrader's grades.csv) with every cell made :func:`spreadsheet_safe`."""
-    with path.open(newline="") as handle:
-        rows = list(csv.reader(handle))
-    with path.open("w", newline="") as handle:
-        csv.writer(handle).writerows([[spreadsheet_safe(cell) for cell in row] for row in rows])
-
-
 def graded_cells(source):
     """Grade ids and points of the graded cells of a source notebook, in notebook order."""
     return [(grade_id(cell), float(cell.metadata["nbgrader"].get("points", 0)))
             for cell in source.cells if is_grade(cell)]
 
 
+def _text(value) -> str:
+    """nbgrader's grades.csv spelling of a value: ``str()``, None as empty."""
+    return "" if value is None else str(value)
+
+
+def grades_rows(gradebook) -> list[dict]:
+    """The rows of ``grades.csv``: nbgrader's ``CsvExportPlugin`` rows, plus ``status``.
+
+    Without a submission nbgrader writes 0 scores (kept, with status ``no submission``); a
+    submission with a written answer awaiting grading gets ``awaiting grading`` as its score.
+    """
+    students = {s.id: s for s in gradebook.students}
+    duedates = {a.name: a.duedate for a in gradebook.assignments}
+    rows = []
+    for grade in _grades.read_grades(gradebook):
+        student = students[grade.student]
+        row = {"assignment": grade.assignment, "duedate": _text(duedates[grade.assignment]),
+               "timestamp": _text(grade.timestamp), "student_id": grade.student,
+               "last_name": _text(student.last_name), "first_name": _text(student.first_name),
+               "email": _text(student.email), "max_score": _text(grade.max_score), "status": grade.status}
+        if grade.submitted:
+            score = _grades.AWAITING if grade.awaiting else _text(grade.score)
+            row.update(raw_score=_text(grade.raw_score), late_submission_penalty=_text(grade.penalty),
+                       score=score)
+        else:
+            row.update(raw_score="0.0", late_submission_penalty="0.0", score="0.0")
+        rows.append(row)
+    return rows
+
+
 def exercise_table(gradebook, assignment, source):
-    """Rows ``{student_id, <grade id>..., total}`` of one assignment, from an nbgrader Gradebook.
+    """Rows ``{student_id, <grade id>..., late_penalty, total}`` of one assignment, from the gradebook.
 
     Parameters
     ----------
@@ -79,54 +116,97 @@ def exercise_table(gradebook, assignment, source):
     -------
     header : list of str
     rows : list of dict
+        A student without a submission has an empty row; a written answer not graded by hand
+        yet, and then the total, is ``awaiting grading``.
     """
     cells = graded_cells(source)
-    header = ["student_id", *(f"{gid} (/{pts:g})" for gid, pts in cells), "total"]
+    columns = [f"{gid} (/{pts:g})" for gid, pts in cells]
+    header = ["student_id", *columns, "late_penalty", "total"]
     rows = []
-    for student in sorted(gradebook.students, key=lambda s: s.id):
-        row = {"student_id": student.id}
-        try:
-            submission = gradebook.find_submission(assignment, student.id)
-        except MissingEntry:
-            rows.append(row)
-            continue
-        # A written answer not graded by hand yet has neither score: leave it empty, not 0.
-        scores = {g.name: None if g.manual_score is None and g.needs_manual_grade else g.score
-                  for nb in submission.notebooks for g in nb.grades}
-        for (gid, _), column in zip(cells, header[1:-1], strict=True):
-            graded = scores.get(gid)
-            row[column] = "" if graded is None else f"{graded:g}"
-        row["total"] = f"{submission.score:g}"
+    for student in sorted(s.id for s in gradebook.students):
+        grade = _grades.read_grade(gradebook, assignment, student)
+        row = {"student_id": student}
+        if grade.submitted:
+            for (gid, _), column in zip(cells, columns, strict=True):
+                if gid in grade.pending:
+                    row[column] = _grades.AWAITING
+                else:
+                    row[column] = _grades.points(grade.cells.get(gid))
+            row["late_penalty"] = _grades.points(grade.penalty)
+            row["total"] = _grades.score_text(grade)
         rows.append(row)
     return header, rows
 
 
-def export(out_dir, *, course_dir=_course.COURSE, db_url=None, solutions=_course.SOLUTIONS):
-    """Write ``grades.csv`` (nbgrader's) and one ``exercises-<assignment>.csv`` per assignment.
+@dataclass
+class ExportResult:
+    """What ``export`` wrote, and what the instructor must know about it.
+
+    Attributes
+    ----------
+    written : list of pathlib.Path
+    pending : list of str
+        One line per submission whose written answers await grading (its LMS cell left empty).
+    unrostered : list of str
+        Students with a grade but no roster entry (not in the LMS file).
+    points : dict
+        Assignment -> points possible (what an LMS grade item needs).
+    """
+
+    written: list[Path] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+    unrostered: list[str] = field(default_factory=list)
+    points: dict = field(default_factory=dict)
+
+
+def export(out_dir, *, course_dir=_course.COURSE, db_url=None, solutions=_course.SOLUTIONS, course_id=None,
+           config_file=None, format="nbgrader", roster=None) -> ExportResult:
+    """Write the grades of the course's gradebook as CSV files.
+
+    Parameters
+    ----------
+    out_dir : path-like
+    course_dir : path-like
+    db_url, course_id : str, optional
+        Default: the course's configuration's.
+    solutions : path-like
+    config_file : path-like, optional
+    format : {"nbgrader", "canvas", "moodle"}
+        ``nbgrader``: ``grades.csv`` and one ``exercises-<assignment>.csv`` per assignment;
+        ``canvas``/``moodle``: ``canvas-grades.csv``/``moodle-grades.csv`` for ``roster``.
+    roster : path-like, optional
+        The LMS's own gradebook export (its students); required by ``canvas`` and ``moodle``.
 
     Returns
     -------
-    list of pathlib.Path
-        The files written.
+    ExportResult
 
     Raises
     ------
     ExportError
-        When the course folder has no gradebook (and no ``db_url`` is given).
+        When the course has no gradebook yet, the format is unknown, or the roster is missing
+        or unreadable.
     """
-    course_dir = Path(course_dir).resolve()
-    if not (db_url or (course_dir / "gradebook.db").is_file()):
-        raise ExportError(f"no gradebook in {course_dir}; run release and autograde first")
+    if format not in FORMATS:
+        raise ExportError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
+    if format != "nbgrader" and roster is None:
+        raise ExportError(f"--format {format} needs --roster: the gradebook export of your {format.title()} "
+                          "course (its students and their ids)")
+    settings = _config.existing_gradebook(course_dir, db_url=db_url, course_id=course_id,
+                                          config_file=config_file, solutions=solutions, error=ExportError)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    url = _course.gradebook_url(course_dir, db_url)
-    written = [out_dir / "grades.csv"]
-    with Gradebook(url) as gb:
-        CsvExportPlugin(to=str(written[0])).export(gb)
-        _neutralise(written[0])
-        for assignment in sorted(a.name for a in gb.assignments):
-            if not source_path(assignment, solutions).is_file():
-                continue
-            header, rows = exercise_table(gb, assignment, read_source(assignment, solutions))
-            written.append(write_csv(out_dir / f"exercises-{assignment}.csv", header, rows))
-    return written
+    result = ExportResult()
+    with _config.open_gradebook(settings, ExportError) as gb:
+        if format == "nbgrader":
+            result.written.append(write_csv(out_dir / "grades.csv", GRADES_COLUMNS, grades_rows(gb)))
+            for assignment in sorted(a.name for a in gb.assignments):
+                if not source_path(assignment, solutions).is_file():
+                    continue
+                header, rows = exercise_table(gb, assignment, read_source(assignment, solutions))
+                result.written.append(write_csv(out_dir / f"exercises-{assignment}.csv", header, rows))
+            return result
+        from . import lms
+
+        grades = _grades.read_grades(gb)
+    return lms.export_lms(format, grades, lms.read_roster(roster), out_dir, course_dir=settings.root)

@@ -12,11 +12,15 @@
   the sanitized notebook and writes the gradebook, from one process only.
 - nbgrader's ``ClearHiddenTests`` is put in front of ``generate_feedback``, so that the
   feedback HTML never shows the hidden tests' source.
+
+Both are layered on the course's own configuration (:mod:`grader.pipeline.config`): the course's
+preprocessor lists stay, with these steps put in or swapped where they belong.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import warnings
 from pathlib import Path
 
@@ -25,10 +29,13 @@ import nbgrader
 from nbgrader.converters import Autograde, GenerateFeedback
 from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor
 from traitlets import Unicode
+from traitlets.config import Config
+from traitlets.utils.importstring import import_item
 
-from ..errors import MissingPregradedError
+from ..errors import ConfigError, MissingPregradedError
 from ..runtime.notebook import rebuild_from_source
 from ..sources import read_source
+from . import config as _config
 from . import course as _course
 from .inert import MakeInert, clean_html
 
@@ -91,34 +98,77 @@ class LoadPregraded(NbGraderPreprocessor):
         return nb, resources
 
 
-def _swap(preprocessors, old, new):
-    return [new if p is old else p for p in preprocessors]
+def _same_class(item, cls) -> bool:
+    """Is a preprocessor entry (a class or its dotted name, as config files write it) ``cls``?"""
+    return (import_item(item) if isinstance(item, str) else item) is cls
+
+
+def _course_list(config: Config, converter, trait: str) -> list:
+    """The course's own list of ``converter.trait`` (its configuration's), else nbgrader's default."""
+    current = config[converter.__name__].get(trait)
+    return list(current if current is not None else converter.class_traits()[trait].default())
+
+
+def layer_autograde(config: Config, pregraded_dir, *, solutions=_course.SOLUTIONS) -> Config:
+    """A copy of ``config`` whose autograde rebuilds each submission from its source and loads the
+    pre-graded notebook instead of executing it.
+
+    The course's own ``Autograde.sanitize_preprocessors`` and ``autograde_preprocessors`` (or
+    nbgrader's defaults) are kept: :class:`RebuildFromSource` goes first in the sanitizing and
+    ``Execute`` is swapped for :class:`LoadPregraded` where it stands, so that late penalties
+    (``AssignLatePenalties`` with whatever plugin the course configured) and any preprocessor the
+    course added run as they do in stock nbgrader.
+
+    Raises
+    ------
+    ConfigError
+        When the course's autograde pipeline has no ``Execute`` step to replace.
+    """
+    layered = copy.deepcopy(config)
+    sanitize = [p for p in _course_list(layered, Autograde, "sanitize_preprocessors")
+                if not _same_class(p, RebuildFromSource)]
+    layered.Autograde.sanitize_preprocessors = [RebuildFromSource, *sanitize]
+    layered.RebuildFromSource.solutions = str(Path(solutions).resolve())
+    steps = _course_list(layered, Autograde, "autograde_preprocessors")
+    swapped = [LoadPregraded if _same_class(p, Execute) else p for p in steps]
+    if swapped == steps:
+        raise ConfigError("the course's Autograde.autograde_preprocessors has no Execute step: "
+                          "python -m grader executes submissions in its sandbox in that step's place")
+    layered.Autograde.autograde_preprocessors = swapped
+    layered.LoadPregraded.directory = str(Path(pregraded_dir).resolve())
+    return layered
+
+
+def layer_feedback(config: Config) -> Config:
+    """A copy of ``config`` whose feedback hides the hidden tests and makes learner content inert.
+
+    nbgrader's ``ClearHiddenTests`` runs first, then :class:`grader.pipeline.inert.MakeInert`, then
+    the course's own ``GenerateFeedback.preprocessors`` (or nbgrader's default); nbconvert's own
+    HTML sanitizing is on as well, its ``clean_html`` filter being
+    :func:`grader.pipeline.inert.clean_html` (nh3).
+    """
+    layered = copy.deepcopy(config)
+    steps = [p for p in _course_list(layered, GenerateFeedback, "preprocessors")
+             if not (_same_class(p, ClearHiddenTests) or _same_class(p, MakeInert))]
+    layered.GenerateFeedback.preprocessors = [ClearHiddenTests, MakeInert, *steps]
+    layered.HTMLExporter.sanitize_html = True
+    layered.HTMLExporter.filters = {"clean_html": clean_html}
+    return layered
 
 
 def autograde_config(course_dir, pregraded_dir, *, db_url=None, solutions=_course.SOLUTIONS,
-                     notebooks=_course.NOTEBOOKS):
-    """The course's nbgrader configuration with :class:`RebuildFromSource` first in its sanitizing
-    and its ``Execute`` step replaced by :class:`LoadPregraded`."""
-    config = _course.nbgrader_config(course_dir, solutions=solutions, notebooks=notebooks, db_url=db_url)
-    sanitize = Autograde.class_traits()["sanitize_preprocessors"].default()
-    config.Autograde.sanitize_preprocessors = [RebuildFromSource, *sanitize]
-    config.RebuildFromSource.solutions = str(Path(solutions).resolve())
-    default = Autograde.class_traits()["autograde_preprocessors"].default()
-    config.Autograde.autograde_preprocessors = _swap(list(default), Execute, LoadPregraded)
-    config.LoadPregraded.directory = str(Path(pregraded_dir).resolve())
-    return config
+                     notebooks=_course.NOTEBOOKS, course_id=None, config_file=None) -> Config:
+    """The course's nbgrader configuration (:func:`grader.pipeline.config.course_config`: its files,
+    read as stock nbgrader reads them) with :func:`layer_autograde` on top."""
+    config = _config.course_config(course_dir, config_file=config_file, db_url=db_url, course_id=course_id,
+                                   solutions=solutions, notebooks=notebooks)
+    return layer_autograde(config, pregraded_dir, solutions=solutions)
 
 
-def feedback_config(course_dir, *, db_url=None, solutions=_course.SOLUTIONS, notebooks=_course.NOTEBOOKS):
-    """The course's nbgrader configuration for feedback: hidden tests removed, learner content inert.
-
-    nbgrader's ``ClearHiddenTests`` runs first, then :class:`grader.pipeline.inert.MakeInert`;
-    nbconvert's own HTML sanitizing is on as well, its ``clean_html`` filter being
-    :func:`grader.pipeline.inert.clean_html` (nh3).
-    """
-    config = _course.nbgrader_config(course_dir, solutions=solutions, notebooks=notebooks, db_url=db_url)
-    default = GenerateFeedback.class_traits()["preprocessors"].default()
-    config.GenerateFeedback.preprocessors = [ClearHiddenTests, MakeInert, *default]
-    config.HTMLExporter.sanitize_html = True
-    config.HTMLExporter.filters = {"clean_html": clean_html}
-    return config
+def feedback_config(course_dir, *, db_url=None, solutions=_course.SOLUTIONS, notebooks=_course.NOTEBOOKS,
+                    course_id=None, config_file=None) -> Config:
+    """The course's nbgrader configuration (its files, read as stock nbgrader reads them) with
+    :func:`layer_feedback` on top: hidden tests removed, learner content inert."""
+    config = _config.course_config(course_dir, config_file=config_file, db_url=db_url, course_id=course_id,
+                                   solutions=solutions, notebooks=notebooks)
+    return layer_feedback(config)

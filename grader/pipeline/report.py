@@ -4,8 +4,10 @@ Per assignment: the score distribution and the pass rate of each exercise
 (matplotlib charts, embedded), the most common named mistakes with their counts
 and a few students who made each, the submissions that tripped the tamper
 guards, the grading incidents (time limit, crashed kernel, flooded output) and
-the class table. Scores come from nbgrader's gradebook through the results
-that ``autograde`` keeps; the named mistakes are the grader's.
+the class table. Totals come from nbgrader's gradebook when the report is written
+(:mod:`grader.pipeline.grades`), so grades given by hand since ``autograde`` count, late
+penalties are deducted and a written answer not graded yet shows as "awaiting grading";
+the named mistakes, tamper signals and incidents are from the results ``autograde`` keeps.
 """
 
 from __future__ import annotations
@@ -21,13 +23,17 @@ from matplotlib.figure import Figure
 
 from ..checks import registry
 from ..errors import ReportError
+from . import config as _config
 from . import course as _course
+from . import grades as _grades
 from . import results as _results
 
 #: Outcomes that are not a variant of an exercise, in the words of the report.
 GENERIC = {
     "not_implemented": "not implemented (the stub still raises NotImplementedError)",
     "raised": "raised an error",
+    "returned_none": "returned None (no return statement)",
+    "exceeds_memory": "used the memory the exercise forbids (e.g. built the full score matrix)",
     "wrong_shape": "wrong shape",
     "wrong_dtype": "wrong dtype",
     "wrong_type": "wrong type of result",
@@ -136,13 +142,26 @@ def _table(header, rows):
     return f"<table><tr>{head}</tr>{body}</table>" if rows else "<p><em>none</em></p>"
 
 
-def _assignment_section(assignment, results):
+def gradebook_total(grade: _grades.AssignmentGrade | None) -> str:
+    """The class table's total: ``7/11``, ``awaiting grading`` or — (not in the gradebook)."""
+    if grade is None or not grade.submitted:
+        return "—"
+    if grade.awaiting:
+        return f"{_grades.AWAITING} ({', '.join(grade.pending)})"
+    late = f" (late −{grade.penalty:g})" if grade.penalty else ""
+    return f"{grade.score:g}/{grade.max_score:g}{late}"
+
+
+def _assignment_section(assignment, results, grades=None):
+    grades = grades or {}
     stats = class_statistics(results)
     graded = [r for r in results if r.graded]
     auto = sorted(score for _, score, _ in stats["scores"])
     auto_max = max((top for _, _, top in stats["scores"]), default=0)
+    awaiting = sorted(r.student for r in graded if (g := grades.get(r.student)) is not None and g.awaiting)
     parts = [f"<h2>{html.escape(assignment)}</h2>",
-             f"<p>{len(results)} submissions, {len(graded)} graded. Autograded score: median "
+             f"<p>{len(results)} submissions, {len(graded)} graded, {len(awaiting)} with written answers "
+             f"awaiting grading. Autograded score: median "
              f"{auto[len(auto) // 2] if auto else 0:g} of {auto_max:g}.</p>"]
     if graded:
         pass_rates, distribution = charts(stats, auto_max)
@@ -162,7 +181,7 @@ def _assignment_section(assignment, results):
     for r in graded:
         marks = {e.function or e.grade_id: ("✔" if e.passed else f"✘ {e.misconception or ''}")
                  for e in r.exercises}
-        rows.append((r.student, f"{r.autograded_points:g}", f"{r.score:g}/{r.max_score:g}",
+        rows.append((r.student, f"{r.autograded_points:g}", gradebook_total(grades.get(r.student)),
                      *(marks.get(n, "") for n in names)))
     parts += ["<h3>Class</h3>", _table(["student", "autograded", "gradebook total", *names], rows)]
     return "\n".join(parts)
@@ -173,7 +192,31 @@ table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{border:1px solid #ccc
 text-align:left;font-size:.9rem}th{background:#f3f3f3}.charts img{max-width:48%;margin-right:1%}"""
 
 
-def report(out=None, *, course_dir=_course.COURSE, assignments=None):
+def read_gradebook(course_dir, names, *, db_url=None, course_id=None, config_file=None) -> dict:
+    """``{assignment: {student: AssignmentGrade}}`` from the course's gradebook, now.
+
+    Raises
+    ------
+    ReportError
+        When the course's sqlite gradebook does not exist.
+    """
+    from nbgrader.api import MissingEntry
+
+    settings = _config.existing_gradebook(course_dir, db_url=db_url, course_id=course_id,
+                                          config_file=config_file, error=ReportError)
+    found = {}
+    with _config.open_gradebook(settings, ReportError) as gb:
+        students = sorted(s.id for s in gb.students)
+        for name in names:
+            try:
+                found[name] = {s: _grades.read_grade(gb, name, s) for s in students}
+            except MissingEntry:
+                found[name] = {}
+    return found
+
+
+def report(out=None, *, course_dir=_course.COURSE, assignments=None, db_url=None, course_id=None,
+           config_file=None):
     """Write the class report.
 
     Parameters
@@ -183,6 +226,9 @@ def report(out=None, *, course_dir=_course.COURSE, assignments=None):
     course_dir : path-like
     assignments : list of str, optional
         Default: every assignment that was autograded.
+    db_url, course_id : str, optional
+        The gradebook's URL and course id; default: the course's configuration's.
+    config_file : path-like, optional
 
     Returns
     -------
@@ -191,16 +237,18 @@ def report(out=None, *, course_dir=_course.COURSE, assignments=None):
     Raises
     ------
     ReportError
-        When there are no autograde results to report on.
+        When there are no autograde results to report on, or no gradebook.
     """
     course_dir = Path(course_dir)
     by_assignment = defaultdict(list)
     for result in _results.load(course_dir):
         by_assignment[result.assignment].append(result)
-    names = list(assignments) if assignments else sorted(by_assignment)
-    sections = [_assignment_section(name, by_assignment[name]) for name in names if by_assignment[name]]
-    if not sections:
+    names = [name for name in (list(assignments) if assignments else sorted(by_assignment))
+             if by_assignment[name]]
+    if not names:
         raise ReportError(f"no autograde results in {course_dir}; run autograde first")
+    grades = read_gradebook(course_dir, names, db_url=db_url, course_id=course_id, config_file=config_file)
+    sections = [_assignment_section(name, by_assignment[name], grades[name]) for name in names]
     stamp = datetime.now().strftime("%Y-%m-%d %H:%M")
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Class report</title>"
             f"<style>{_STYLE}</style></head><body><h1>Class report</h1>"

@@ -48,7 +48,14 @@ class SubmissionResult:
         Tampering seen in the notebook as a whole (cells compared with the source, the
         learner's code read on the trusted side).
     score, max_score : float or None
-        nbgrader's total (written answers included), once scored.
+        nbgrader's score once scored, late penalty deducted (``max(0, raw - penalty)``); written
+        answers awaiting grading count nothing in it yet (see ``pending``).
+    raw_score : float or None
+        nbgrader's score before the late penalty.
+    late_penalty : float
+        nbgrader's late-submission penalty.
+    pending : list of str
+        Grade ids of the written answers that wait for the instructor's grade.
     cell_seconds, seconds : float
         Time in the kernel's cells, and in all.
     """
@@ -64,6 +71,9 @@ class SubmissionResult:
     signals: list[str] = field(default_factory=list)
     score: float | None = None
     max_score: float | None = None
+    raw_score: float | None = None
+    late_penalty: float = 0.0
+    pending: list[str] = field(default_factory=list)
     cell_seconds: float = 0.0
     seconds: float = 0.0
 

@@ -16,7 +16,7 @@ from importlib import resources
 from . import record as _record
 from .given import COMPARISONS, run_given
 from .probe import run_case
-from .verdict import CheckSpec, Mistake, Verdict, judge_outcomes
+from .verdict import CheckSpec, MemoryLimit, Mistake, Verdict, judge_outcomes
 
 #: The public-check data inside this package.
 DATA = "data/public_checks.json"
@@ -44,7 +44,22 @@ def spec_of(entry: dict) -> CheckSpec:
     spec = entry["spec"]
     return CheckSpec(spec["name"], tuple(spec["parameters"]),
                      tuple(spec["returns"]) if spec["returns"] is not None else None,
-                     tuple(Mistake(**m) for m in spec["mistakes"]), spec["tolerance"], spec["hints"])
+                     tuple(Mistake(**m) for m in spec["mistakes"]), spec["tolerance"], spec["hints"],
+                     bool(spec.get("measure_memory", False)))
+
+
+def measures_memory(name: str) -> bool:
+    """Does the check of exercise ``name`` bound the peak memory of some of its cases?
+
+    The grader's recorder asks, to measure the calls of such a check in a grading kernel.
+    """
+    table = _data()["exercises"]
+    return name in table and spec_of(table[name]).measure_memory
+
+
+def _memory_limit(case: dict) -> MemoryLimit | None:
+    bound = case.get("peak_limit")
+    return MemoryLimit(int(bound["limit"]), str(bound["message"])) if bound else None
 
 
 def public_verdict(name: str, fn) -> tuple[Verdict, int]:
@@ -64,7 +79,8 @@ def public_verdict(name: str, fn) -> tuple[Verdict, int]:
                                "message": f"{name} is not a function but {type(fn).__name__}"}}]
     else:
         outcomes = [run_case(fn, _record.decode(c["args"], as_input=True),
-                             _record.decode(c["kwargs"], as_input=True)) for c in cases]
+                             _record.decode(c["kwargs"], as_input=True), spec.measure_memory)
+                    for c in cases]
     comparison = None
     if entry.get("comparison"):
         given = run_given(entry["given"])
@@ -80,7 +96,7 @@ def public_verdict(name: str, fn) -> tuple[Verdict, int]:
         expected=lambda i: _record.decode(cases[i]["expected"]),
         wrong_outputs=lambda i: ((m, _record.decode(cases[i]["wrong"][m.key]))
                                  for m in spec.mistakes if m.key in cases[i]["wrong"]),
-        comparison=comparison)
+        comparison=comparison, memory=lambda i: _memory_limit(cases[i]))
     return verdict, len(cases)
 
 

@@ -48,8 +48,9 @@ def compare(expected, got, scale=1.0, path="result", names=None):
     """
     if isinstance(expected, (tuple, list)):
         if not isinstance(got, (tuple, list)):
+            tail = _not_an_array(np.asarray(0.0), got, scale) if got is None else ""
             return "type", (f"{path}: expected a tuple of {len(expected)} values, "
-                            f"got {_type_name(got)}")
+                            f"got {_type_name(got)}{tail}")
         if len(got) != len(expected):
             return "type", f"{path}: expected {len(expected)} values, got {len(got)}"
         labels = _item_names(path, len(expected), names)
@@ -73,7 +74,8 @@ def compare(expected, got, scale=1.0, path="result", names=None):
     if isinstance(got, np.generic) and expected.ndim == 0:
         got = np.asarray(got)
     if not isinstance(got, np.ndarray):
-        return "type", f"{path}: expected a numpy.ndarray, got {_type_name(got)}"
+        tail = _not_an_array(expected, got, scale)
+        return "type", f"{path}: expected a numpy.ndarray, got {_type_name(got)}{tail}"
     if got.shape != expected.shape:
         return "shape", f"{path}: expected shape {expected.shape}, got shape {got.shape}"
     if expected.dtype.kind == "b":
@@ -86,15 +88,49 @@ def compare(expected, got, scale=1.0, path="result", names=None):
                               f"index {at}: expected {expected[at]}, got {got[at]}")
         return None
     if got.dtype != expected.dtype:
-        right_values = got.dtype.kind in "biuf" and _values_message(expected, got.astype(
-            expected.dtype), scale, path) is None
-        tail = (" — the values are right, only the dtype is not (a float64 constant such as "
-                "np.sqrt(d) turns float32 arrays into float64; math.sqrt(d) does not)"
-                if right_values else "")
-        return "dtype", (f"{path}: expected dtype {expected.dtype} (the dtype of the inputs), "
-                         f"got {got.dtype}{tail}")
+        head = f"{path}: expected dtype {expected.dtype}, got {got.dtype}"
+        if got.dtype.kind not in "biuf":
+            return "dtype", head
+        values = _values_message(expected, got.astype(expected.dtype), scale, path)
+        if values is None:
+            cause = _dtype_cause(expected, got)
+            return "dtype", f"{head} — the values are right, only the dtype is not{cause}"
+        return "dtype", f"{head}{_dtype_cause(expected, got)}; the values are wrong too:\n{values}"
     message = _values_message(expected, got, scale, path)
     return ("values", message) if message else None
+
+
+def _dtype_cause(expected, got):
+    """The usual cause of a result of the wrong dtype, in words (empty when there is no usual one)."""
+    if expected.dtype == np.float32 and got.dtype == np.float64:
+        return (": float32 inputs give a float32 result, and something turned them into float64 — a "
+                "float64 constant such as np.sqrt(d) or np.eye(n), or a conversion such as "
+                "np.array(x, dtype=float); math.sqrt(d), d ** 0.5 and np.eye(n, dtype=x.dtype) keep float32")
+    if expected.dtype.kind == "f" and got.dtype.kind in "biu":
+        return (": integer inputs give a float64 result (float32 ones a float32 result), and an array "
+                "made with np.empty_like(x), np.zeros_like(x) or dtype=x.dtype keeps the integer dtype — "
+                "convert the inputs first")
+    if expected.dtype == np.float64 and got.dtype == np.float32:
+        return (": float64 (and integer) inputs give a float64 result; a float32 array or dtype turned "
+                "it into float32")
+    return ""
+
+
+def _not_an_array(expected, got, scale):
+    """What to add when an array was expected and ``got`` is not one (None, a list, a number)."""
+    if got is None:
+        return (" (None is what a function returns when it has no `return` statement, or when its "
+                "`return` is never reached)")
+    if isinstance(got, (list, tuple)):
+        try:
+            array = np.asarray(got, dtype=expected.dtype)
+        except (TypeError, ValueError):
+            return (f" (a Python {type(got).__name__}: build the result with NumPy operations, "
+                    "or convert it with np.array)")
+        right = array.shape == expected.shape and _values_message(expected, array, scale, "") is None
+        return (f" (a Python {type(got).__name__}{' holding the right values' if right else ''}: "
+                "return a NumPy array, built with NumPy operations or converted with np.array)")
+    return ""
 
 
 def _item_names(path, n, names=None):
@@ -149,18 +185,3 @@ def _slice(expected, got, at):
     return (f"  expected[{label}] = {np.array2string(expected[index], **options)}\n"
             f"  got     [{label}] = {np.array2string(got[index], **options)}")
 
-
-def cast_like(got, model):
-    """``got`` with its float arrays cast to the dtypes of ``model``'s float arrays.
-
-    Lets a known mistake be recognised even when the learner's code also changed the dtype
-    (the dtype stage reports that separately).
-    """
-    if isinstance(model, (tuple, list)) and isinstance(got, (tuple, list)) and len(got) == len(model):
-        return type(got)(cast_like(g, m) for g, m in zip(got, model, strict=True))
-    if isinstance(model, dict) and isinstance(got, dict):
-        return {k: cast_like(v, model[k]) if k in model else v for k, v in got.items()}
-    if (type(got) is np.ndarray and got.dtype.kind == "f" and isinstance(model, np.ndarray)
-            and model.dtype.kind == "f"):
-        return got.astype(model.dtype)
-    return got

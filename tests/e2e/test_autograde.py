@@ -132,8 +132,10 @@ def test_each_student_gets_exactly_the_points_of_the_exercises_they_solved(grade
                 "test_weighted_sum": "1", "test_attend": "2"},
     }
     assert {student: _points(row) for student, row in rows.items()} == expected
-    # A written answer waits for the instructor (empty, not 0); nbgrader gives an untouched one 0.
-    assert rows["full"]["written_temperature (/2)"] == ""
+    # A written answer waits for the instructor (not 0), and so does the total; nbgrader gives an
+    # untouched one 0.
+    assert rows["full"]["written_temperature (/2)"] == "awaiting grading"
+    assert rows["full"]["total"] == "awaiting grading"
     assert rows["blank"]["written_temperature (/2)"] == "0"
 
 

@@ -32,11 +32,15 @@ class Case:
     note : str
         What this case is about, shown to the learner when it fails
         (e.g. ``"logits of magnitude 1e4"``).
+    measure : bool
+        The case bounds the peak memory of the call (the exercise's ``peak_memory`` says how);
+        it is there for that contract, so no known mistake is named on it.
     """
 
     args: tuple
     kwargs: dict = field(default_factory=dict)
     note: str = ""
+    measure: bool = False
 
 
 def generate(name, make, hidden, seed):

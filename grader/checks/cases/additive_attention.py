@@ -55,13 +55,28 @@ def _public(rng):
     return same, other
 
 
+def _public_kinds(rng):
+    """Public inputs of the kinds the hidden cases add: (float32 with batch axes (2, 2), one key in a
+    batch of one, huge pre-activations), as (Q, K, V, W_q, W_k, w_v)."""
+    return (inputs(rng, (2, 2), False, np.float32), inputs(rng, (1,), False, n_k=1),
+            inputs(rng, (), False, scale=200.0))
+
+
 def additive_scores_cases(rng, hidden):
-    """(Q, K, W_q, W_k, w_v); hidden: random batch axes, both dtypes, saturated tanh, one key."""
+    """(Q, K, W_q, W_k, w_v); hidden: random batch axes, both dtypes, saturated tanh, one key.
+
+    Public: d_q == d_k; d_q != d_k; float32 with batch axes (2, 2); one key; pre-activations of
+    magnitude 1e2–1e3.
+    """
     def drop_values(args):
         return args[:2] + args[3:]
     if not hidden:
         same, other = _public(rng)
-        return [Case(drop_values(same), note="d_q == d_k"), Case(drop_values(other), note="d_q != d_k")]
+        four, one_key, big = _public_kinds(rng)
+        return [Case(drop_values(same), note="d_q == d_k"), Case(drop_values(other), note="d_q != d_k"),
+                Case(drop_values(four), note="float32, batch axes (2, 2)"),
+                Case(drop_values(one_key), note="one key, a batch of one"),
+                Case(drop_values(big), note="queries and keys of magnitude 100s: tanh saturates")]
     cases = []
     for dtype in DTYPES:
         cases.append(Case(drop_values(inputs(rng, batch_shape(rng), True, dtype)), note="d_q == d_k"))
@@ -76,10 +91,13 @@ def additive_scores_cases(rng, hidden):
 def additive_attention_cases(rng, hidden):
     """(Q, K, V, W_q, W_k, w_v) with and without a mask.
 
-    Public: d_q == d_k; d_q != d_k; scores around 1e3; a (n_q, n_k) mask with a fully masked row.
+    Public: d_q == d_k; d_q != d_k; scores around 1e3; a (n_q, n_k) mask with a fully masked row;
+    then float32 with batch axes (2, 2) and a mask of the full batch shape; one key; huge
+    pre-activations with a (B, 1, n_k) padding mask; an (n_q, 1) and an (n_k,) mask.
     Hidden, for float32 and float64: d_q == d_k with random batch axes; d_q != d_k; scores of
     magnitude 1e3–1e4; a random mask broadcast from (n_q, n_k) and one of the full batch shape;
-    a mask with a fully masked row; a (B, 1, n_k) padding mask with lengths 0 and n_k; one key.
+    a mask with a fully masked row; a (B, 1, n_k) padding mask with lengths 0 and n_k; an (n_q, 1)
+    and an (n_k,) mask; one key.
     """
     if not hidden:
         same, other = _public(rng)
@@ -87,9 +105,22 @@ def additive_attention_cases(rng, hidden):
                          [False, False, False, False],
                          [False, True, True, True]])
         big = other[:5] + (other[5] * 1e3,)
+        four, one_key, huge = _public_kinds(rng)
+        padded = inputs(rng, (2,), False, np.float32)
+        n_k = padded[1].shape[-2]
         return [Case(same, note="d_q == d_k"), Case(other, note="d_q != d_k"),
                 Case(big, note="w_v of magnitude 1e3: scores around 1e3"),
-                Case(other, {"mask": mask}, note="a (n_q, n_k) mask; query 1 may attend to no key")]
+                Case(other, {"mask": mask}, note="a (n_q, n_k) mask; query 1 may attend to no key"),
+                Case(four, {"mask": partial_mask(rng, (2, 2) + (four[0].shape[-2], four[1].shape[-2]))},
+                     note="float32, batch axes (2, 2), a random mask of the full batch shape"),
+                Case(one_key, note="one key, a batch of one"),
+                Case(huge, note="queries and keys of magnitude 100s: tanh saturates"),
+                Case(padded, {"mask": np.arange(n_k) < np.array([0, n_k - 1])[:, None, None]},
+                     note=f"float32, a (B, 1, n_k) padding mask, lengths [0, {n_k - 1}]"),
+                Case(other, {"mask": np.array([[True], [False], [True]])},
+                     note="an (n_q, 1) mask: query 1 may attend to no key"),
+                Case(other, {"mask": np.array([False, True, True, False])},
+                     note="a 1-d (n_k,) mask: keys 0 and 3 are hidden from every query")]
     cases = []
     for dtype in DTYPES:
         cases.append(Case(inputs(rng, batch_shape(rng), True, dtype), note="d_q == d_k"))
@@ -120,5 +151,12 @@ def additive_attention_cases(rng, hidden):
         lengths[rng.choice(B, size=2, replace=False)] = (0, n_k)
         cases.append(Case(args, {"mask": np.arange(n_k) < lengths[:, None, None]},
                           note=f"(B, 1, n_k) padding mask, lengths {lengths.tolist()}"))
+    args = inputs(rng, batch_shape(rng, 1), False, DTYPES[int(rng.integers(0, 2))])
+    queries = rng.random((args[0].shape[-2], 1)) < 0.7
+    queries[rng.integers(0, len(queries))] = False
+    cases.append(Case(args, {"mask": queries}, note="an (n_q, 1) mask: some queries may attend to no key"))
+    args = inputs(rng, batch_shape(rng, 1), False, DTYPES[int(rng.integers(0, 2))])
+    cases.append(Case(args, {"mask": partial_mask(rng, (1, args[1].shape[-2]))[0]},
+                      note="a 1-d (n_k,) mask: the same keys hidden from every query"))
     cases.append(Case(inputs(rng, (), False, n_k=1), note="one key"))
     return cases

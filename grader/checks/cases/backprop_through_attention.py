@@ -43,12 +43,14 @@ def softmax_backward_cases(rng, hidden):
     """(y, dy) with y = softmax(x) and a random upstream gradient dy of the same shape.
 
     Public: three weights; a 3 × 3 matrix (rows and columns alike); 2 × 4; a 4 × 2 matrix whose
-    softmax was taken over ``axis=0``. Hidden: a square n × n case; random batch shapes in
-    float32 and float64; masked weights with a fully masked (all-zero) row; saturated weights;
-    one key; a softmax over ``axis=-2``.
+    softmax was taken over ``axis=0``; float32 masked weights with two batch axes and a fully
+    masked (all-zero) row; one key in a batch of three. Hidden: a square n × n case; random batch
+    shapes in float32 and float64; masked weights with a fully masked (all-zero) row; saturated
+    weights; one key; a softmax over ``axis=-2``.
     """
     if not hidden:
         tall = _rounded(rng, (4, 2), 2.0)
+        masked = np.where(np.arange(4) < np.array([[4], [0], [2]]), _rounded(rng, (2, 1, 3, 4), 2.0), -np.inf)
         return [
             Case((_softmax(np.array([1.0, 2.0, 3.0])), np.array([0.5, -1.0, 2.0])), note="three weights"),
             Case((_softmax(_rounded(rng, (3, 3), 2.0)), _rounded(rng, (3, 3))),
@@ -57,6 +59,9 @@ def softmax_backward_cases(rng, hidden):
                  note="two rows of four weights"),
             Case((_softmax(tall, axis=0), _rounded(rng, (4, 2))), {"axis": 0},
                  note="softmax taken over axis 0 (each column sums to one)"),
+            Case((_softmax(masked.astype(np.float32)), _rounded(rng, (2, 1, 3, 4)).astype(np.float32)),
+                 note="float32 masked weights with batch axes (2, 1); row 1 is fully masked (all zero)"),
+            Case((np.ones((3, 2, 1)), _rounded(rng, (3, 2, 1))), note="one key (every weight is 1)"),
         ]
     n = int(rng.integers(3, 7))
     cases = [Case((_softmax(normal(rng, (n, n), scale=2.0)), normal(rng, (n, n))),
@@ -108,23 +113,38 @@ def _mask_hiding_some(rng, shape, full_rows=()):
 def attention_backward_cases(rng, hidden):
     """(dout, Q, K, V) and an optional boolean mask (True = may attend).
 
-    Public (float64): self-attention with three queries and keys, d_k=2, d_v=4; a batch of two
+    Public (float64 first): self-attention with three queries and keys, d_k=2, d_v=4; a batch of two
     cross-attention problems (n_q=2, n_k=4); the first with a causal mask; the second with a mask
-    whose second query may attend to no key. Hidden: self-attention; cross-attention in float32 and
-    float64 with random batch shapes; a random (n_q, n_k) mask; a float32 mask of the full batch
-    shape with a fully masked row; one key.
+    whose second query may attend to no key; float32 with batch axes (2, 1) and a mask of the full
+    batch shape with a fully masked row; one key; a (B, 1, n_k) padding mask; a 1-d (n_k,) mask.
+    Hidden: self-attention; cross-attention in float32 and float64 with random batch shapes; a
+    random (n_q, n_k) mask; a float32 mask of the full batch shape with a fully masked row; a
+    (B, 1, n_k) padding mask; a 1-d (n_k,) mask; one key.
     """
     if not hidden:
         self_args = tuple(_rounded(rng, s) for s in ((3, 4), (3, 2), (3, 2), (3, 4)))
         cross_args = tuple(_rounded(rng, (2,) + s) for s in ((2, 2), (2, 3), (4, 3), (4, 2)))
         causal = np.tril(np.ones((3, 3), dtype=bool))
-        one_empty = np.array([[True, False, True, True], [False, False, False, False]])
+        one_empty = np.array([[[True, False, True, True], [False, False, False, False]],
+                              [[False, True, True, True], [True, True, False, True]]])  # (2, n_q, n_k)
+        four = tuple(_rounded(rng, (2, 1) + s).astype(np.float32) for s in ((2, 2), (2, 3), (4, 3), (4, 2)))
+        full = np.array([[[[True, True, False, True], [False, False, False, False]]],
+                         [[[False, True, True, False], [True, False, True, True]]]])  # (2, 1, 2, 4)
         return [
             Case(self_args, note="self-attention: three queries, three keys, d_k=2, d_v=4"),
             Case(cross_args, note="a batch of two, two queries, four keys, d_k=3, d_v=2"),
             Case(tuple(a.copy() for a in self_args), {"mask": causal}, note="causal mask"),
             Case(tuple(a.copy() for a in cross_args), {"mask": one_empty},
-                 note="query 1 may attend to no key (zero output, zero gradients)"),
+                 note="a mask per sequence; in the first, query 1 may attend to no key (zero output, "
+                      "zero gradients)"),
+            Case(four, {"mask": full}, note="float32, batch axes (2, 1), a mask of the full batch shape "
+                                            "in which one query may attend to no key"),
+            Case(_attention_args(rng, (3,), 2, 1, 3, 2), note="one key"),
+            Case(tuple(a.copy() for a in cross_args),
+                 {"mask": np.arange(4) < np.array([1, 3])[:, None, None]},
+                 note="a (B, 1, n_k) padding mask, lengths [1, 3]"),
+            Case(tuple(a.copy() for a in self_args), {"mask": np.array([True, False, True])},
+                 note="a 1-d (n_k,) mask: key 1 is hidden from every query"),
         ]
     cases = [Case(_attention_args(rng, batch_shape(rng), *_sizes(rng, square=True)),
                   note="self-attention (n_q == n_k)")]
@@ -141,6 +161,16 @@ def attention_backward_cases(rng, hidden):
     cases.append(Case(_attention_args(rng, batch, n_q, n_k, d_k, d_v, np.float32),
                       {"mask": _mask_hiding_some(rng, batch + (n_q, n_k), full_rows=(row,))},
                       note=f"query {row} may attend to no key"))
+    n_q, n_k, d_k, d_v = _sizes(rng)
+    B = int(rng.integers(2, 4))
+    lengths = rng.integers(1, n_k + 1, size=B)
+    cases.append(Case(_attention_args(rng, (B,), n_q, n_k, d_k, d_v, DTYPES[int(rng.integers(0, 2))]),
+                      {"mask": np.arange(n_k) < lengths[:, None, None]},
+                      note=f"a (B, 1, n_k) padding mask, lengths {lengths.tolist()}"))
+    n_q, n_k, d_k, d_v = _sizes(rng)
+    cases.append(Case(_attention_args(rng, batch_shape(rng, 1), n_q, n_k, d_k, d_v),
+                      {"mask": np.arange(n_k) != int(rng.integers(0, n_k))},
+                      note="a 1-d (n_k,) mask: one key hidden from every query"))
     d_k = int(rng.integers(2, 5))
     cases.append(Case(_attention_args(rng, (), int(rng.integers(2, 5)), 1, d_k, d_k + 1), note="one key"))
     return cases
@@ -186,8 +216,8 @@ def numerical_gradient_cases(rng, hidden):
     """(f, x) and sometimes ``eps``: f a fixed smooth function built here, x float64 of any shape.
 
     Public: a cubic-and-tanh loss of a 2 × 3 array with ``eps=0.01``; a loss that mixes the rows of
-    Q (2, 3); a cubic loss of a vector. Hidden: the same kinds with random shapes (a 0-d array and
-    a 3-d one among them) and ``eps`` of 0.01, 0.001 or the default.
+    Q (2, 3); a cubic loss of a vector; of a 3-d array; of a single number (0-d array). Hidden: the
+    same kinds with random shapes and ``eps`` of 0.01, 0.001 or the default.
     """
     if not hidden:
         return [
@@ -195,6 +225,9 @@ def numerical_gradient_cases(rng, hidden):
                  note="a cubic-and-tanh loss, coarse step eps=0.01"),
             Case((mixing_loss(rng, (2, 3)), _rounded(rng, (2, 3))), note="a loss that mixes the rows of Q"),
             Case((cubic_loss(rng, (4,)), _rounded(rng, (4,))), note="a cubic-and-tanh loss of a vector"),
+            Case((cubic_loss(rng, (2, 2, 3)), _rounded(rng, (2, 2, 3))), note="a 3-d array"),
+            Case((cubic_loss(rng, ()), np.asarray(0.7)), {"eps": 1e-3},
+                 note="a single number (0-d array), eps=0.001"),
         ]
     shape = (int(rng.integers(2, 4)), int(rng.integers(2, 5)))
     cases = [Case((cubic_loss(rng, shape), normal(rng, shape)), {"eps": 1e-2},

@@ -62,11 +62,15 @@ def attention_cases(rng, hidden):
     """(Q, K, V) with and without a mask.
 
     Public: four small float64 cases — plain; logits up to about 3000; a (n_q, n_k) mask; a batch of
-    two with a (B, 1, n_k) padding mask whose first sequence is empty (fully masked rows).
+    two with a (B, 1, n_k) padding mask whose first sequence is empty (fully masked rows) — then one
+    of each kind the hidden cases use: float32 with two batch axes and a mask of the full batch
+    shape; one key; a float32 (n_q, 1) mask that hides every key from one query; a 1-d (n_k,) mask;
+    logits of magnitude 1e4.
 
     Hidden, for float32 and float64: a plain case with random batch axes; logits of magnitude
     1e3–1e4; a random mask broadcast from (n_q, n_k), and one of the full batch shape; a mask
-    with a fully masked row; a (B, 1, n_k) padding mask with lengths 0 and n_k; one key.
+    with a fully masked row; a (B, 1, n_k) padding mask with lengths 0 and n_k; then an (n_q, 1)
+    and an (n_k,) mask, and one key.
     """
     if not hidden:
         # n_q=3, n_k=5, d_k=4, d_v=2
@@ -76,12 +80,24 @@ def attention_cases(rng, hidden):
                          [False, True, False, False, False],
                          [True, True, True, False, True]])
         padding = np.arange(5) < np.array([0, 3])[:, None, None]  # (2, 1, 5)
+        four = tuple(_rounded(rng, (2, 2) + shape).astype(np.float32) for shape in ((3, 4), (5, 4), (5, 2)))
+        one_key = (_rounded(rng, (1, 3, 4)), _rounded(rng, (1, 1, 4)), _rounded(rng, (1, 1, 2)))
+        queries = np.array([[True], [False], [True]])  # (n_q, 1): query 1 may attend to no key
+        keys = np.array([True, False, True, True, False])  # (n_k,): keys 1 and 4 hidden from every query
         return [
             Case((Q, K, V), note="three queries, five keys, d_k=4, d_v=2"),
             Case((Q * 30, K * 30, V), note="logits up to about 3000"),
             Case((Q, K, V), {"mask": mask}, note="a (n_q, n_k) mask"),
             Case((Qb, Kb, Vb), {"mask": padding},
                  note="a (B, 1, n_k) padding mask, lengths [0, 3]: the first sequence is all padding"),
+            Case(four, {"mask": partial_mask(rng, (2, 2, 3, 5))},
+                 note="float32, batch axes (2, 2), a random mask of the full batch shape"),
+            Case(one_key, note="one key (n_k = 1), a batch of one"),
+            Case(tuple(a.astype(np.float32) for a in (Q, K, V)), {"mask": queries},
+                 note="float32, an (n_q, 1) mask: query 1 may attend to no key"),
+            Case((Qb, Kb, Vb), {"mask": keys},
+                 note="a 1-d (n_k,) mask: keys 1 and 4 are hidden from every query"),
+            Case((Q * 100, K * 100, V), note="logits of magnitude 1e4"),
         ]
     cases = []
     for dtype in DTYPES:
@@ -113,6 +129,15 @@ def attention_cases(rng, hidden):
         padding = np.arange(n_k) < lengths[:, None, None]  # (B, 1, n_k)
         cases.append(Case(qkv(rng, (B,), n_q, n_k, d_k, d_v, dtype), {"mask": padding},
                           note=f"(B, 1, n_k) padding mask, lengths {lengths.tolist()}"))
+    n_q, n_k, d_k, d_v = distinct_sizes(rng)
+    queries = rng.random((n_q, 1)) < 0.7
+    queries[rng.integers(0, n_q)] = False
+    cases.append(Case(qkv(rng, batch_shape(rng, 1), n_q, n_k, d_k, d_v, DTYPES[int(rng.integers(0, 2))]),
+                      {"mask": queries}, note="an (n_q, 1) mask: some queries may attend to no key"))
+    n_q, n_k, d_k, d_v = distinct_sizes(rng)
+    keys = partial_mask(rng, (1, n_k))[0]
+    cases.append(Case(qkv(rng, batch_shape(rng, 1), n_q, n_k, d_k, d_v, DTYPES[int(rng.integers(0, 2))]),
+                      {"mask": keys}, note="a 1-d (n_k,) mask: the same keys hidden from every query"))
     d_k = int(rng.integers(2, 6))
     cases.append(Case(qkv(rng, (), int(rng.integers(2, 5)), 1, d_k, d_k + 1), note="one key"))
     return cases

@@ -135,7 +135,7 @@ def _named(key, fn):
 
 ADDITIVE_ATTENTION = Exercise(
     name="additive_attention", notebook=NOTEBOOK, reference=ref.additive_attention,
-    cases=cases.additive_attention_cases,
+    cases=cases.additive_attention_cases, returns=("out", "weights"),
     variants=(
         _named("nan_for_fully_masked", _nan_for_fully_masked),
         _named("uniform_for_fully_masked", _masked(fill=-1e30)),

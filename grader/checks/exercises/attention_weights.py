@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 import attention_ref as ref
@@ -12,24 +14,28 @@ from ..exercise import Exercise, Variant
 NOTEBOOK = "01_attention_weights"
 
 
-def _softmax_no_max(x):
+def _softmax_no_max(x, axis=-1):
     e = np.exp(np.asarray(x))
-    return e / e.sum(axis=-1, keepdims=True)
+    return e / e.sum(axis=axis, keepdims=True)
 
 
-def _softmax_axis0(x):
+def _softmax_axis0(x, axis=-1):
     return ref.softmax(x, axis=0)
 
 
-def _softmax_unnormalised(x):
+def _softmax_unnormalised(x, axis=-1):
     x = np.asarray(x)
-    return np.exp(x - x.max(axis=-1, keepdims=True))
+    return np.exp(x - x.max(axis=axis, keepdims=True))
 
 
-def _softmax_global(x):
+def _softmax_global(x, axis=-1):
     x = np.asarray(x)
     e = np.exp(x - x.max())
     return e / e.sum()
+
+
+def _softmax_axis_ignored(x, axis=-1):
+    return ref.softmax(x)
 
 
 SOFTMAX = Exercise(
@@ -42,13 +48,17 @@ SOFTMAX = Exercise(
                 "same constant does not change the softmax — which constant keeps every exponent ≤ 0?",
                 _softmax_no_max),
         Variant("wrong_axis", "the softmax is taken over the wrong axis (the rows, axis 0)",
-                "Each query's weights run along the last axis; pass axis=-1 to max and sum.",
+                "The weights must sum to one along the axis argument (the last axis by default): pass "
+                "axis=axis, with keepdims=True, to max and sum.",
                 _softmax_axis0),
         Variant("not_normalised", "the exponentials are not divided by their sum",
                 "Weights must add up to one along the last axis.", _softmax_unnormalised),
         Variant("normalised_over_everything", "the whole array is normalised at once instead of row by row",
                 "Use keepdims=True and axis=-1 so that each row is normalised by its own sum.",
                 _softmax_global),
+        Variant("axis_ignored", "the axis argument is ignored: the softmax is always over the last axis",
+                "Pass the function's own axis argument to max and sum (axis=axis, not axis=-1).",
+                _softmax_axis_ignored),
     ),
 )
 
@@ -68,7 +78,7 @@ def _weights_no_softmax(q, K):
 
 
 def _weights_scaled(q, K):
-    return ref.softmax(ref.dot_scores(q, K) / np.sqrt(np.asarray(q).shape[-1]))
+    return ref.softmax(ref.dot_scores(q, K) / math.sqrt(np.shape(q)[-1]))
 
 
 def _weighted_sum_over_features(w, V):

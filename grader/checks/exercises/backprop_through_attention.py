@@ -165,6 +165,7 @@ def _ab_large_negative(dout, Q, K, V, mask=None):
 ATTENTION_BACKWARD = Exercise(
     name="scaled_dot_product_attention_backward", notebook=NOTEBOOK,
     reference=ref.scaled_dot_product_attention_backward, cases=cases.attention_backward_cases,
+    returns=("dQ", "dK", "dV"),
     # Chains of four matrix products in float32: valid answers (per-query loops, einsum, a float64
     # detour) stayed below 2 % of the plain per-dtype tolerance over 200 seeds; 10× leaves room for
     # other summation orders, while every variant is off by a factor (√2 at least) or a NaN.

@@ -12,7 +12,9 @@ from functools import partial
 import numpy as np
 
 import attention_ref as ref
+from attention_course.verdict import MemoryLimit, megabytes
 
+from ..cases import Case
 from ..cases import memory_efficient_attention as cases
 from ..exercise import Exercise, Variant
 
@@ -21,9 +23,16 @@ NOTEBOOK = "06_memory_efficient_attention"
 
 # ---- online_softmax -----------------------------------------------------------------------------
 
+def _as_float(*arrays):
+    """The arrays as float32 when all are float32, else as float64 (the notebook's dtype rule)."""
+    arrays = [np.asarray(a) for a in arrays]
+    dtype = np.float32 if all(a.dtype == np.float32 for a in arrays) else np.float64
+    return [a.astype(dtype, copy=False) for a in arrays]
+
+
 def _online_softmax(x, block_size, *, rescale_sum=True, rescale_blocks=True, subtract_max=True):
     """Streaming softmax with one thing (chosen by the keywords) done wrong."""
-    x = np.asarray(x)
+    (x,) = _as_float(x)
     m = np.full(x.shape[:-1] + (1,), -np.inf, dtype=x.dtype)  # running max
     total = np.zeros(x.shape[:-1] + (1,), dtype=x.dtype)  # running sum
     blocks = []  # exp(block - max known when the block was read)
@@ -39,7 +48,7 @@ def _online_softmax(x, block_size, *, rescale_sum=True, rescale_blocks=True, sub
 
 
 def _softmax_per_block(x, block_size):
-    x = np.asarray(x)
+    (x,) = _as_float(x)
     return np.concatenate([ref.softmax(x[..., s:s + block_size]) for s in range(0, x.shape[-1], block_size)],
                           axis=-1)
 
@@ -69,10 +78,12 @@ ONLINE_SOFTMAX = Exercise(
 # ---- blockwise_attention ------------------------------------------------------------------------
 
 def _blockwise(Q, K, V, mask=None, block_size=128, *, rescale_sum=True, rescale_out=True,
-               subtract_max=True, guard_inf=True, safe_divide=True, scaled=True, lse="m+log(l)"):
+               subtract_max=True, guard_inf=True, safe_divide=True, scaled=True, lse="m+log(l)",
+               use_mask=True):
     """Blockwise attention over key blocks with one thing (chosen by the keywords) done wrong."""
-    Q, K, V = np.asarray(Q), np.asarray(K), np.asarray(V)
-    dtype = np.result_type(Q, K, V)
+    Q, K, V = _as_float(Q, K, V)
+    mask = mask if use_mask else None
+    dtype = Q.dtype
     batch = np.broadcast_shapes(Q.shape[:-2], K.shape[:-2], V.shape[:-2])
     n_q, n_k = Q.shape[-2], K.shape[-2]
     if mask is not None:
@@ -117,9 +128,43 @@ def _bw(**wrong):
     return partial(_blockwise, **wrong)
 
 
+#: The share of the full score matrix's size that blockwise attention may allocate at its peak. On the
+#: measured cases tiles, state and output take about 1 % of it, tiles over the keys only (every query
+#: at once) about 10 %, and an (n_q, n_k) boolean mask built for a missing one a quarter in float32;
+#: building the scores in the inputs' dtype takes the whole matrix at least once.
+FULL_SCORES_SHARE = 0.5
+
+
+def full_scores_limit(case: Case) -> MemoryLimit:
+    """The peak memory that tells a blockwise call from one that builds the (…, n_q, n_k) scores.
+
+    Parameters
+    ----------
+    case : Case
+        ``(Q (..., n_q, d_k), K (..., n_k, d_k), V (..., n_k, d_v)[, mask])`` and ``block_size``.
+
+    Returns
+    -------
+    MemoryLimit
+        :data:`FULL_SCORES_SHARE` of the bytes of the full score matrix in the inputs' dtype.
+    """
+    Q, K, V = (np.asarray(a) for a in case.args[:3])
+    batch = np.broadcast_shapes(Q.shape[:-2], K.shape[:-2], V.shape[:-2])
+    n_q, n_k = Q.shape[-2], K.shape[-2]
+    dtype = np.result_type(Q, K, V)
+    full = math.prod(batch) * n_q * n_k * dtype.itemsize
+    block = case.kwargs.get("block_size", 128)
+    message = (f"built an array as large as the full n_q × n_k score matrix: its peak memory was {{peak}} "
+               f"for n_q = {n_q}, n_k = {n_k}, block_size = {block}, where the whole {dtype} score matrix "
+               f"takes {megabytes(full)} (a peak above half of that means an array of that size was "
+               "built). The point of blockwise attention is never to build it: hold one (block_size, "
+               "block_size) tile of scores at a time, and the running max, sum and output of its queries.")
+    return MemoryLimit(int(full * FULL_SCORES_SHARE), message)
+
+
 BLOCKWISE_ATTENTION = Exercise(
     name="blockwise_attention", notebook=NOTEBOOK, reference=ref.blockwise_attention,
-    cases=cases.blockwise_attention_cases,
+    cases=cases.blockwise_attention_cases, returns=("out", "lse"), peak_memory=full_scores_limit,
     variants=(
         Variant("sum_not_rescaled", "the running sum ℓ is not rescaled when the running max grows",
                 "ℓ holds Σ exp(s_j − m) for the old max m: multiply it by the factor that moves it to the "
@@ -150,6 +195,10 @@ BLOCKWISE_ATTENTION = Exercise(
                 "log Σ_j exp(s_j) = m + log Σ_j exp(s_j − m): the running sum is needed too.", _bw(lse="m")),
         Variant("lse_without_max", "lse is returned as log ℓ, without adding back the running max",
                 "ℓ was computed with the max subtracted: log Σ_j exp(s_j) = m + log ℓ.", _bw(lse="log(l)")),
+        Variant("mask_ignored", "the mask is ignored",
+                "Inside each tile, set the scores of the keys the mask hides (False) to −inf before "
+                "the running max and the exponentials: use the tile of the mask that matches the tile "
+                "of scores.", _bw(use_mask=False)),
     ),
 )
 

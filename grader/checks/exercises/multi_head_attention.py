@@ -92,8 +92,9 @@ MERGE_HEADS = Exercise(
 
 def _multi_head(X_q, X_kv, params, num_heads, mask=None, *, split=ref.split_heads, merge=ref.merge_heads,
                 scale="head", biases=True, output_projection=True, swap_kv=False, mask_per_head=True,
-                weights_layout="heads"):
+                weights_layout="heads", use_mask=True):
     """Multi-head attention with one thing (chosen by the keywords) done wrong."""
+    mask = mask if use_mask else None
     p = {name: np.asarray(value) for name, value in params.items()}
 
     def project(X, w, b):
@@ -129,7 +130,7 @@ def _mha(**wrong):
 
 MULTI_HEAD_ATTENTION = Exercise(
     name="multi_head_attention", notebook=NOTEBOOK, reference=ref.multi_head_attention,
-    cases=cases.multi_head_attention_cases,
+    cases=cases.multi_head_attention_cases, returns=("out", "weights"),
     variants=(
         Variant("heads_by_reshape_only", "the heads are split and merged with a plain reshape, without "
                 "moving the head axis",
@@ -176,6 +177,9 @@ MULTI_HEAD_ATTENTION = Exercise(
                 "Broadcasting aligns shapes from the right: a mask of shape (batch, n_q, n_k) against "
                 "scores (batch, h, n_q, n_k) pairs the batch with the heads. Give the mask an axis of "
                 "size 1 where the heads are.", _mha(mask_per_head=False)),
+        Variant("mask_ignored", "the mask is ignored",
+                "With a mask, the keys it hides (False) must get zero weight in every head: set their "
+                "scores to −inf before the softmax.", _mha(use_mask=False)),
         Variant("weights_averaged_over_heads", "the weights are averaged over the heads instead of "
                 "returned per head", "Return every head's weights, of shape (..., h, n_q, n_k).",
                 _mha(weights_layout="averaged")),

@@ -154,7 +154,7 @@ _LAST = ("softmax_over_queries", "scores_transposed", "weights_transposed", "out
 
 DOT_PRODUCT_ATTENTION = Exercise(
     name="dot_product_attention", notebook=NOTEBOOK, reference=ref.dot_product_attention,
-    cases=cases.attention_cases,
+    cases=cases.attention_cases, returns=("out", "weights"),
     variants=(
         *(_variant(key, _one) for key in _FIRST),
         Variant("scaled_like_source", "the scores are divided by √d_k",
@@ -167,7 +167,7 @@ DOT_PRODUCT_ATTENTION = Exercise(
 
 SCALED_DOT_PRODUCT_ATTENTION = Exercise(
     name="scaled_dot_product_attention", notebook=NOTEBOOK, reference=ref.scaled_dot_product_attention,
-    cases=cases.attention_cases,
+    cases=cases.attention_cases, returns=("out", "weights"),
     variants=(
         *(_variant(key, _inv_sqrt_d_k) for key in _FIRST),
         Variant("no_scaling", "the scores are not divided by √d_k",

@@ -37,6 +37,53 @@ def softmax_global(x, axis=-1):
     return e / np.sum(e)
 
 
+def softmax_loops_last_axis(x, axis=-1):
+    """Row by row over the last axis, whatever axis says (the ignored-parameter fault)."""
+    x = np.asarray(x)
+    out = np.empty_like(x)
+    for index in np.ndindex(x.shape[:-1]):
+        row = x[index]
+        m = max(row)
+        e = [math.exp(v - m) for v in row]
+        out[index] = [v / sum(e) for v in e]
+    return out
+
+
+# ---- novice faults: a forgotten return, a list, a typo, the input changed, the dtype changed ------
+
+def softmax_forgot_return(x, axis=-1):
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    weights = e / np.sum(e, axis=axis, keepdims=True)  # noqa: F841 - computed, never returned
+
+
+def softmax_as_list(x, axis=-1):
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return (e / np.sum(e, axis=axis, keepdims=True)).tolist()
+
+
+def softmax_typo(x, axis=-1):
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(E, axis=axis, keepdims=True)  # noqa: F821 - the typo
+
+
+def softmax_in_place(x, axis=-1):
+    x -= np.max(x, axis=axis, keepdims=True)
+    np.exp(x, out=x)
+    return x / np.sum(x, axis=axis, keepdims=True)
+
+
+def softmax_as_float(x, axis=-1):
+    x = np.array(x, dtype=float)  # "to be safe": float32 becomes float64
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def weighted_sum_loop_returns_list(w, V):
+    return [sum(w_i * v_i for w_i, v_i in zip(w_row, V_rows, strict=True))
+            for w_row, V_rows in zip(np.reshape(w, (-1, np.shape(w)[-1])),
+                                     np.reshape(V, (-1,) + np.shape(V)[-2:]), strict=True)]
+
+
 def scores_summed_over_keys(q, K):
     return np.einsum("...d,...nd->...d", q, K)
 
@@ -89,6 +136,13 @@ BUGGY = [
     ("softmax", "wrong_axis", softmax_axis0),
     ("softmax", "not_normalised", softmax_unnormalised),
     ("softmax", "normalised_over_everything", softmax_global),
+    ("softmax", "axis_ignored", softmax_loops_last_axis),
+    ("softmax", "returned_none", softmax_forgot_return),
+    ("softmax", "wrong_type", softmax_as_list),
+    ("softmax", "raised", softmax_typo),
+    ("softmax", "mutated_input", softmax_in_place),
+    ("softmax", "wrong_dtype", softmax_as_float),
+    ("weighted_sum", "wrong_type", weighted_sum_loop_returns_list),
     ("dot_scores", "sum_over_wrong_axis", scores_summed_over_keys),
     ("attention_weights", "raw_scores", weights_raw_scores),
     ("attention_weights", "not_normalised", weights_unnormalised),
@@ -109,14 +163,23 @@ HIDDEN_ONLY = set()
 # ---- valid answers: other ways to write the right thing -----------------------------------------
 
 def softmax_loops(x, axis=-1):
-    x = np.asarray(x)
-    out = np.empty_like(x)
-    for index in np.ndindex(x.shape[:-1]):
-        row = x[index]
+    """Slice by slice along ``axis``, in Python floats; the result in the input's dtype."""
+    rows = np.moveaxis(np.asarray(x), axis, -1)
+    out = np.empty_like(rows)
+    for index in np.ndindex(rows.shape[:-1]):
+        row = rows[index]
         m = max(row)
         e = [math.exp(v - m) for v in row]
         out[index] = [v / sum(e) for v in e]
-    return out
+    return np.moveaxis(out, -1, axis)
+
+
+def softmax_float64_inside(x, axis=-1):
+    """Computed in float64 and cast back: float32 within tolerance."""
+    x = np.asarray(x)
+    x64 = x.astype(np.float64)
+    e = np.exp(x64 - x64.max(axis=axis, keepdims=True))
+    return (e / e.sum(axis=axis, keepdims=True)).astype(x.dtype)
 
 
 def softmax_logsumexp(x, axis=-1):
@@ -155,6 +218,7 @@ def attend_einsum(q, K, V, concat_query=False):
 VALID = [
     ("softmax", softmax_loops),
     ("softmax", softmax_logsumexp),
+    ("softmax", softmax_float64_inside),
     ("dot_scores", dot_scores_loop),
     ("attention_weights", attention_weights_einsum),
     ("weighted_sum", weighted_sum_matmul),

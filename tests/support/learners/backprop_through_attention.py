@@ -61,6 +61,20 @@ def softmax_backward_last_axis(y, dy, axis=-1):
     return y * (dy - np.einsum("...i,...i->...", y, dy)[..., None])
 
 
+def softmax_backward_eye(y, dy, axis=-1):
+    """The explicit Jacobian diag(y) − y yᵀ, built with np.eye(n): float64 whatever y is."""
+    y_last, dy_last = np.moveaxis(y, axis, -1), np.moveaxis(dy, axis, -1)
+    n = y_last.shape[-1]
+    jacobian = np.eye(n) * y_last[..., None, :] - y_last[..., :, None] * y_last[..., None, :]
+    return np.moveaxis(np.einsum("...ij,...i->...j", jacobian, dy_last), -1, axis)
+
+
+def attention_backward_np_sqrt(dout, Q, K, V, mask=None):
+    """Right, but scaled by np.sqrt(d): float32 inputs give float64 dQ and dK."""
+    P = masked_weights(Q, K, mask)
+    return _backward_from(P, dout, Q, K, V, 1 / np.sqrt(Q.shape[-1]))
+
+
 def masked_weights(Q, K, mask, scaled=True, fill=None):
     """Learner-style forward: masked entries multiplied away after the exponential."""
     s = np.einsum("...qd,...kd->...qk", Q, K)
@@ -286,6 +300,8 @@ BUGGY = [
     ("softmax_backward", "sum_without_keepdims", softmax_backward_no_keepdims),
     ("softmax_backward", "sum_over_everything", softmax_backward_global_sum),
     ("softmax_backward", "axis_ignored", softmax_backward_last_axis),
+    ("softmax_backward", "wrong_dtype", softmax_backward_eye),
+    ("scaled_dot_product_attention_backward", "wrong_dtype", attention_backward_np_sqrt),
     ("scaled_dot_product_attention_backward", "dq_dk_swapped", attention_backward_swapped),
     ("scaled_dot_product_attention_backward", "unscaled_gradients", attention_backward_unscaled_grads),
     ("scaled_dot_product_attention_backward", "unscaled_attention", attention_backward_dot_product),
@@ -334,6 +350,14 @@ def softmax_backward_jacobian_loops(y, dy, axis=-1):
 def softmax_backward_product_first(y, dy, axis=-1):
     g = y * dy
     return g - y * g.sum(axis=axis, keepdims=True)
+
+
+def softmax_backward_eye_in_dtype(y, dy, axis=-1):
+    """The explicit Jacobian built with np.eye(n, dtype=y.dtype): float32 stays float32."""
+    y_last, dy_last = np.moveaxis(y, axis, -1), np.moveaxis(dy, axis, -1)
+    n = y_last.shape[-1]
+    jacobian = np.eye(n, dtype=y.dtype) * y_last[..., None, :] - y_last[..., :, None] * y_last[..., None, :]
+    return np.moveaxis(np.einsum("...ij,...i->...j", jacobian, dy_last), -1, axis)
 
 
 def softmax_backward_in_float64(y, dy, axis=-1):
@@ -443,6 +467,7 @@ VALID = [
     ("softmax_backward", softmax_backward_jacobian_loops),
     ("softmax_backward", softmax_backward_product_first),
     ("softmax_backward", softmax_backward_in_float64),
+    ("softmax_backward", softmax_backward_eye_in_dtype),
     ("scaled_dot_product_attention_backward", attention_backward_per_query),
     ("scaled_dot_product_attention_backward", attention_backward_einsum),
     ("scaled_dot_product_attention_backward", attention_backward_in_float64),

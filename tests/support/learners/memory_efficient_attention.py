@@ -51,6 +51,21 @@ def online_per_block(x, block_size):
     return out
 
 
+def online_loop_keeps_integers(x, block_size):
+    """Right for floats, but the output array is made like x: integer logits give integer weights."""
+    out = np.empty_like(x)
+    for index in np.ndindex(x.shape[:-1]):
+        row = x[index]
+        m, s = -math.inf, 0.0
+        for start in range(0, len(row), block_size):
+            block = row[start:start + block_size]
+            new_m = max(m, float(block.max()))
+            s = s * math.exp(m - new_m) + sum(math.exp(float(v) - new_m) for v in block)
+            m = new_m
+        out[index] = [math.exp(float(v) - m) / s for v in row]
+    return out
+
+
 def online_no_max(x, block_size):
     total = 0
     for start in range(0, x.shape[-1], block_size):
@@ -60,6 +75,8 @@ def online_no_max(x, block_size):
 
 def blockwise(Q, K, V, mask=None, block_size=128, bug=None):
     """A learner's tiled attention (query tiles, then key tiles); ``bug`` picks one mistake."""
+    if bug != "int_dtype" and not all(A.dtype == np.float32 for A in (Q, K, V)):  # the rest: float64
+        Q, K, V = (np.asarray(A, dtype=np.float64) for A in (Q, K, V))
     *batch, n_q, d = Q.shape
     n_k = K.shape[-2]
     batch = np.broadcast_shapes(tuple(batch), K.shape[:-2], V.shape[:-2])
@@ -75,7 +92,7 @@ def blockwise(Q, K, V, mask=None, block_size=128, bug=None):
         o = np.zeros(batch + (q.shape[-2], V.shape[-1]), dtype=Q.dtype)
         for j in range(0, n_k, block_size):
             s = q @ np.swapaxes(K[..., j:j + block_size, :], -1, -2) / scale
-            if mask is not None:
+            if mask is not None and bug != "mask_ignored":
                 s = np.where(mask[..., i:i + block_size, j:j + block_size], s, -np.inf)
             if bug == "no_max":
                 p = np.exp(s)
@@ -111,11 +128,38 @@ def blockwise(Q, K, V, mask=None, block_size=128, bug=None):
     return out, lse
 
 
+def blockwise_whole_matrix(Q, K, V, mask=None, block_size=128):
+    """Right numbers, but from the whole (n_q, n_k) score matrix: the contract says never."""
+    S = Q @ np.swapaxes(K, -1, -2) / math.sqrt(Q.shape[-1])
+    if mask is not None:
+        S = np.where(mask, S, -np.inf)
+    m = S.max(axis=-1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    P = np.exp(S - m)
+    ell = P.sum(axis=-1, keepdims=True)
+    out = P @ V / np.where(ell > 0, ell, 1)
+    with np.errstate(divide="ignore"):
+        return out, (m + np.log(ell))[..., 0]
+
+
+def blockwise_one_block_when_no_mask(Q, K, V, mask=None, block_size=128):
+    """Tiles only when there is a mask; otherwise "no need", and the whole matrix at once."""
+    if mask is None:
+        return blockwise(Q, K, V, None, max(Q.shape[-2], K.shape[-2]))
+    return blockwise(Q, K, V, mask, block_size)
+
+
+def blockwise_scales_queries_in_place(Q, K, V, mask=None, block_size=128):
+    Q /= math.sqrt(Q.shape[-1])  # changes the caller's queries
+    return blockwise(Q, K, V, mask, block_size, bug="unscaled")
+
+
 BUGGY = [
     ("online_softmax", "sum_not_rescaled", online_sum_not_rescaled),
     ("online_softmax", "block_exponentials_not_rescaled", online_blocks_not_rescaled),
     ("online_softmax", "softmax_per_block", online_per_block),
     ("online_softmax", "no_max_subtraction", online_no_max),
+    ("online_softmax", "wrong_dtype", online_loop_keeps_integers),
     ("blockwise_attention", "sum_not_rescaled", partial(blockwise, bug="sum")),
     ("blockwise_attention", "output_not_rescaled", partial(blockwise, bug="out")),
     ("blockwise_attention", "no_rescaling", partial(blockwise, bug="neither")),
@@ -126,6 +170,11 @@ BUGGY = [
     ("blockwise_attention", "lse_unscaled", partial(blockwise, bug="lse_unscaled")),
     ("blockwise_attention", "lse_is_max", partial(blockwise, bug="lse_max")),
     ("blockwise_attention", "lse_without_max", partial(blockwise, bug="lse_log_l")),
+    ("blockwise_attention", "mask_ignored", partial(blockwise, bug="mask_ignored")),
+    ("blockwise_attention", "wrong_dtype", partial(blockwise, bug="int_dtype")),
+    ("blockwise_attention", "exceeds_memory", blockwise_whole_matrix),
+    ("blockwise_attention", "exceeds_memory", blockwise_one_block_when_no_mask),
+    ("blockwise_attention", "mutated_input", blockwise_scales_queries_in_place),
 ]
 
 #: Mistakes the public cases cannot show (they need the hidden edge cases).
@@ -138,7 +187,7 @@ HIDDEN_ONLY = set()
 
 def online_python_loop(x, block_size):
     """Two passes: stream the max and the rescaled sum block by block, then normalise."""
-    out = np.empty_like(x)
+    out = np.empty(x.shape, dtype=np.float32 if x.dtype == np.float32 else np.float64)
     for index in np.ndindex(x.shape[:-1]):
         row = x[index]
         m, s = -math.inf, 0.0
@@ -153,6 +202,7 @@ def online_python_loop(x, block_size):
 
 def online_running_lse(x, block_size):
     """Another stabilisation: keep a running log-sum-exp, merged block by block with logaddexp."""
+    x = x if x.dtype == np.float32 else x.astype(np.float64)
     lse = np.full(x.shape[:-1] + (1,), -np.inf, dtype=x.dtype)
     for start in range(0, x.shape[-1], block_size):
         block = x[..., start:start + block_size]
@@ -163,6 +213,7 @@ def online_running_lse(x, block_size):
 
 def online_one_pass_rescaled(x, block_size):
     """One pass that stores each block's exponentials and rescales them all at the end."""
+    x = x if x.dtype == np.float32 else x.astype(np.float64)
     maxima, parts = [], []
     m = np.full(x.shape[:-1] + (1,), -np.inf, dtype=x.dtype)
     s = np.zeros_like(m)
@@ -202,13 +253,14 @@ def blockwise_keys_only(Q, K, V, mask=None, block_size=128):
 
 def blockwise_square_tiles(Q, K, V, mask=None, block_size=128):
     """Explicit loops over query tiles and key tiles, one batch element at a time."""
+    dtype = np.result_type(Q, K, V, np.float32)  # float32 stays float32, integers become float64
     batch = np.broadcast_shapes(Q.shape[:-2], K.shape[:-2], V.shape[:-2])
     n_q, n_k, d_v = Q.shape[-2], K.shape[-2], V.shape[-1]
     Qb, Kb, Vb = (np.broadcast_to(A, batch + A.shape[-2:]) for A in (Q, K, V))
     full = np.ones((n_q, n_k), dtype=bool) if mask is None else mask
     M = np.broadcast_to(full, batch + (n_q, n_k))
-    out = np.zeros(batch + (n_q, d_v), dtype=Q.dtype)
-    lse = np.full(batch + (n_q,), -np.inf, dtype=Q.dtype)
+    out = np.zeros(batch + (n_q, d_v), dtype=dtype)
+    lse = np.full(batch + (n_q,), -np.inf, dtype=dtype)
     for b in np.ndindex(batch):
         for i in range(0, n_q, block_size):
             rows = slice(i, i + block_size)

@@ -91,6 +91,8 @@ def mha(X_q, X_kv, params, num_heads, mask=None, bug=None):
         K, V = splitter(proj(X_kv, "W_k", "b_k"), num_heads), splitter(proj(X_kv, "W_v", "b_v"), num_heads)
     d_head = d_model // num_heads
     scale = {"sqrt_d_model": 1 / math.sqrt(d_model), "no_scale": 1.0}.get(bug, 1 / math.sqrt(d_head))
+    if bug == "mask_ignored":
+        mask = None
     if mask is not None and bug != "mask":
         mask = mask[..., None, :, :]  # (..., 1, n_q, n_k): the same for all heads
     heads, weights = attention(Q, K, V, mask, scale)
@@ -102,6 +104,25 @@ def mha(X_q, X_kv, params, num_heads, mask=None, bug=None):
     elif bug == "weights_layout":
         weights = np.einsum("...hqk->...qhk", weights)
     return out, weights
+
+
+def mha_np_sqrt(X_q, X_kv, params, num_heads, mask=None):
+    """Right, but scaled by a float64 constant: float32 inputs give a float64 result."""
+    d_head = params["W_q"].shape[1] // num_heads
+    Q, K, V = (split(X @ params[w] + params.get(b, 0), num_heads)
+               for X, w, b in ((X_q, "W_q", "b_q"), (X_kv, "W_k", "b_k"), (X_kv, "W_v", "b_v")))
+    if mask is not None:
+        mask = np.asarray(mask)[..., None, :, :]
+    heads, weights = attention(Q, K, V, mask, 1 / np.sqrt(d_head))
+    return merge(heads) @ params["W_o"] + params.get("b_o", 0), weights
+
+
+def mha_default_biases(X_q, X_kv, params, num_heads, mask=None):
+    """Fills in the missing biases with zeros — in the caller's dict."""
+    d_model = params["W_q"].shape[1]
+    for b in ("b_q", "b_k", "b_v", "b_o"):
+        params.setdefault(b, np.zeros(d_model, dtype=X_q.dtype))
+    return mha(X_q, X_kv, params, num_heads, mask)
 
 
 def mha_loop_no_output_projection(X_q, X_kv, params, num_heads, mask=None):
@@ -202,6 +223,9 @@ BUGGY = [
     ("multi_head_attention", "weights_averaged_over_heads", partial(mha, bug="average")),
     ("multi_head_attention", "weights_merged", partial(mha, bug="merged_weights")),
     ("multi_head_attention", "weights_heads_after_queries", partial(mha, bug="weights_layout")),
+    ("multi_head_attention", "mask_ignored", partial(mha, bug="mask_ignored")),
+    ("multi_head_attention", "wrong_dtype", mha_np_sqrt),
+    ("multi_head_attention", "mutated_input", mha_default_biases),
     ("sinusoidal_positional_encoding", "sin_cos_swapped", pe_swapped),
     ("sinusoidal_positional_encoding", "halves_not_interleaved", pe_halves),
     ("sinusoidal_positional_encoding", "exponent_without_two", pe_exponent_without_two),

@@ -133,6 +133,22 @@ def sdpa_mask_ignored(Q, K, V, mask=None):
     return weights @ V, weights
 
 
+def sdpa_scaled_in_place(Q, K, V, mask=None):
+    Q /= math.sqrt(Q.shape[-1])  # changes the caller's queries
+    weights = masked_softmax(Q @ t(K), mask)
+    return weights @ V, weights
+
+
+def sdpa_np_sqrt(Q, K, V, mask=None):
+    weights = masked_softmax(Q @ t(K) / np.sqrt(Q.shape[-1]), mask)  # a float64 constant
+    return weights @ V, weights
+
+
+def sdpa_weights_as_list(Q, K, V, mask=None):
+    weights = masked_softmax(Q @ t(K) / math.sqrt(Q.shape[-1]), mask)
+    return weights @ V, weights.tolist()
+
+
 # ---- buggy answers: dot-product attention (einsum style) ----------------------------------------
 
 def scores_of(Q, K):
@@ -306,6 +322,9 @@ BUGGY = [
     ("scaled_dot_product_attention", "mask_after_softmax", sdpa_mask_after_softmax),
     ("scaled_dot_product_attention", "masked_filled_with_zero", sdpa_mask_multiplied),
     ("scaled_dot_product_attention", "mask_ignored", sdpa_mask_ignored),
+    ("scaled_dot_product_attention", "mutated_input", sdpa_scaled_in_place),
+    ("scaled_dot_product_attention", "wrong_dtype", sdpa_np_sqrt),
+    ("scaled_dot_product_attention", "wrong_type", sdpa_weights_as_list),
     ("dot_product_attention", "nan_for_fully_masked", dpa_nan_rows),
     ("dot_product_attention", "uniform_for_fully_masked", dpa_big_negative),
     ("dot_product_attention", "no_max_subtraction", dpa_no_max),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ref_oracles import GRADIENT_TOLERANCE
+from ref_oracles import GRADIENT_TOLERANCE, central_differences
 
 from attention_ref import (
     causal_mask,
@@ -12,17 +12,6 @@ from attention_ref import (
     scaled_dot_product_attention,
     scaled_dot_product_attention_backward,
 )
-
-
-def _central_differences(loss, x, eps=1e-6):
-    """An independent finite-difference loop (not numerical_gradient, which is under test)."""
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        plus, minus = x.copy(), x.copy()
-        plus[index] += eps
-        minus[index] -= eps
-        grad[index] = (loss(plus) - loss(minus)) / (2 * eps)
-    return grad
 
 
 @pytest.mark.parametrize("masked", [False, True], ids=["unmasked", "causal+fully-masked"])
@@ -40,9 +29,9 @@ def test_backward_matches_finite_differences_for_a_random_upstream_gradient(rng,
         return float((dout * scaled_dot_product_attention(Q_, K_, V_, mask)[0]).sum())
 
     rtol, atol = GRADIENT_TOLERANCE
-    np.testing.assert_allclose(dQ, _central_differences(lambda x: loss(x, K, V), Q), rtol=rtol, atol=atol)
-    np.testing.assert_allclose(dK, _central_differences(lambda x: loss(Q, x, V), K), rtol=rtol, atol=atol)
-    np.testing.assert_allclose(dV, _central_differences(lambda x: loss(Q, K, x), V), rtol=rtol, atol=atol)
+    np.testing.assert_allclose(dQ, central_differences(lambda x: loss(x, K, V), Q), rtol=rtol, atol=atol)
+    np.testing.assert_allclose(dK, central_differences(lambda x: loss(Q, x, V), K), rtol=rtol, atol=atol)
+    np.testing.assert_allclose(dV, central_differences(lambda x: loss(Q, K, x), V), rtol=rtol, atol=atol)
 
 
 def test_backward_sums_over_broadcast_batch_dimensions(rng):

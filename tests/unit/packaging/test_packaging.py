@@ -10,8 +10,8 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def _normalise(requirement):
-    """'NumPy >= 2.0' -> ('numpy', '>=2.0')."""
-    match = re.fullmatch(r"\s*([A-Za-z0-9_.\-]+)\s*(.*?)\s*", requirement)
+    """'NumPy >= 2.0' -> ('numpy', '>=2.0'); extras are dropped ('psycopg[binary]>=3.3' -> 'psycopg')."""
+    match = re.fullmatch(r"\s*([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?\s*(.*?)\s*", requirement)
     name, spec = match.groups()
     return name.lower().replace("_", "-"), spec.replace(" ", "")
 
@@ -22,7 +22,8 @@ LOCAL = {"attention-course"}
 
 def _pyproject_requirements():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    requirements = project["dependencies"] + project["optional-dependencies"]["test"]
+    extras = project["optional-dependencies"]
+    requirements = project["dependencies"] + extras["test"] + extras["postgres"]
     return {name: spec for name, spec in map(_normalise, requirements) if name not in LOCAL}
 
 

@@ -21,6 +21,7 @@ from grader.pipeline.collect import (
     SkipFile,
     collect,
     normalise_student_id,
+    parse_name,
     parse_path,
 )
 from grader.pipeline.course import NOTEBOOKS, SOLUTIONS, assignments, nbgrader_config
@@ -156,29 +157,104 @@ def test_checkpoints_and_archive_metadata_are_ignored(downloads, tmp_path):
     assert not seen & {downloads / relative for relative in IGNORED}
 
 
-def test_timestamps_are_the_files_times_in_nbgraders_format(downloads, tmp_path):
-    """Does timestamp.txt hold the file's mtime, never a timestamp.txt found in a student's folder?"""
+def test_no_file_time_is_ever_a_submission_time(downloads, tmp_path):
+    """Without the LMS's times, does no submission get a timestamp.txt: neither its file's
+    modification time nor a timestamp.txt found in a student's folder?"""
     course = tmp_path / "course"
-    collect(downloads, course)
-    for (student, assignment), (_, mtime) in GOOD.items():
-        text = (course / "submitted" / student / assignment / "timestamp.txt").read_text().strip()
-        assert text == stamp(mtime)
+    result = collect(downloads, course)
+    assert not list((course / "submitted").rglob("timestamp.txt"))
+    assert all(c.record.submitted_at is None for c in result.collected)
 
 
-def test_nbgrader_finds_the_collected_tree(downloads, tmp_path):
-    """Does nbgrader's CourseDirectory locate every submission and parse its timestamp?"""
+def times_file(tmp_path, rows, header="file,submitted_at"):
+    """A submissions file with the given CSV rows."""
+    path = tmp_path / "submissions.csv"
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+def test_the_lms_times_become_nbgraders_timestamps(downloads, tmp_path):
+    """Does nbgrader's CourseDirectory locate every submission and read the time the LMS gave it
+    (by file, by Canvas user id, by student), whatever the file's modification time?"""
     from nbgrader.coursedir import CourseDirectory
 
     course = tmp_path / "course"
-    collect(downloads, course)
+    rows = [f"{relative},{stamp(mtime + 7200).replace(' UTC', '').replace(' ', 'T')}Z"
+            for (student, _), (relative, mtime) in GOOD.items() if student not in ("smithjohn", "carol")]
+    rows += [f",{stamp(T0 + 7200 * 2).replace(' UTC', '').replace(' ', 'T')}+00:00,12345,",
+             f",{stamp(T0 + 7200).replace(' UTC', '').replace(' ', 'T')}Z,,carol"]
+    times = times_file(tmp_path, rows, header="file,submitted_at,user_id,student")
+    result = collect(downloads, course, submission_times=times)
+    assert result.warnings == []
     coursedir = CourseDirectory(config=nbgrader_config(course))
-    for (student, assignment), (_, mtime) in GOOD.items():
+    expected = {key: mtime + 7200 for key, (_, mtime) in GOOD.items()}
+    expected[("smithjohn", A1)] = T0 + 7200 * 2
+    for (student, assignment), seconds in expected.items():
         folder = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment))
         assert (folder / f"{assignment}.ipynb").is_file()
-        expected = dt.datetime.fromtimestamp(mtime, tz=dt.UTC).replace(tzinfo=None)
-        assert coursedir.get_existing_timestamp(str(folder)) == expected
+        naive = dt.datetime.fromtimestamp(seconds, tz=dt.UTC).replace(tzinfo=None)
+        assert coursedir.get_existing_timestamp(str(folder)) == naive, student
     pattern = coursedir.format_path(coursedir.submitted_directory, "*", A1)
     assert sorted(Path(p).parent.name for p in glob.glob(pattern)) == ["alice", "frank", "smithjohn"]
+
+
+@pytest.mark.parametrize(("rows", "message"), [
+    (["alice_01_attention_weights.ipynb,2024-05-01 14:03:07"], "has no time zone"),
+    (["alice_01_attention_weights.ipynb,yesterday"], "row 2"),
+    (["a.ipynb,2024-05-01T14:03:07Z", "a.ipynb,2024-05-02T14:03:07Z"], "rows 2 and 3"),
+])
+def test_a_submissions_file_without_zones_or_with_twice_the_same_file_is_refused(downloads, tmp_path, rows,
+                                                                                  message):
+    """Is a time without a zone, an unreadable time or a file given two times an error naming the row?"""
+    with pytest.raises(CollectError, match=message):
+        collect(downloads, tmp_path / "course", submission_times=times_file(tmp_path, rows))
+
+
+def test_canvas_names_keep_the_user_id_and_the_late_flag(downloads, tmp_path):
+    """Does collect record Canvas's user id and LATE flag (and nothing for other names), and warn that a
+    LATE file without a time will not be counted late?"""
+    from grader.pipeline.lms import load_records
+
+    course = tmp_path / "course"
+    result = collect(downloads, course)
+    records = {(r.student, r.assignment): r for r in load_records(course)}
+    assert records[("smithjohn", A1)].lms_user_id == "12345" and not records[("smithjohn", A1)].late
+    assert records[("doejane", A2)].lms_user_id == "23456" and records[("doejane", A2)].late
+    assert records[("alice", A1)].lms == "" and records[("alice", A1)].lms_user_id == ""
+    assert set(records) == set(GOOD)
+    assert result.warnings == [f"doejane {A2}: LATE in Canvas, but no submission time for it "
+                               "(--submissions): nbgrader will not count it late"]
+
+
+def test_duplicates_follow_the_lms_order_not_the_files_times(tmp_path):
+    """Of one student's files, is the later Canvas upload kept (file id), then the later LMS time, even
+    when the modification times say the opposite?"""
+    root = tmp_path / "downloads"
+    put(root, f"leesam_9_100_{A1}.ipynb", student_copy(A1), T0 + 999)
+    put(root, f"leesam_9_101_{A1}-1.ipynb", student_copy(A1), T0)
+    put(root, f"ann_{A1}.ipynb", student_copy(A1), T0 + 999)
+    put(root, f"ann-{A1}.ipynb", student_copy(A1), T0)
+    result = collect(root, tmp_path / "course")
+    kept = {c.student: c.origin.name for c in result.collected}
+    assert kept == {"leesam": f"leesam_9_101_{A1}-1.ipynb", "ann": f"ann_{A1}.ipynb"}  # ann: path order
+    times = times_file(tmp_path, [f"ann_{A1}.ipynb,2024-05-01T10:00:00Z",
+                                  f"ann-{A1}.ipynb,2024-05-01T11:00:00Z"])
+    again = collect(root, tmp_path / "course2", submission_times=times)
+    assert {c.student: c.origin.name for c in again.collected}["ann"] == f"ann-{A1}.ipynb"
+
+
+def test_two_canvas_users_with_one_name_stay_two_students(tmp_path):
+    """Do two Canvas users whose names give one id become two students (the first recorded keeps the id),
+    instead of one being dropped as the other's duplicate?"""
+    root = tmp_path / "downloads"
+    put(root, f"smithjohn_700_1_{A1}.ipynb", student_copy(A1))
+    course = tmp_path / "course"
+    collect(root, course)
+    put(root, f"smithjohn_42_2_{A1}.ipynb", student_copy(A1))
+    result = collect(root, course)
+    assert sorted((c.student, c.record.lms_user_id) for c in result.collected) == [
+        ("smithjohn", "700"), ("smithjohn-42", "42")]
+    assert result.skipped == []
 
 
 def test_collecting_twice_gives_the_same_tree_and_report(downloads):
@@ -217,8 +293,7 @@ def test_an_nbgrader_tree_is_collected_and_can_be_collected_in_place(tmp_path):
     result = collect(tree, course)
     assert [(c.student, c.assignment) for c in result.collected] == [("ann", A2), ("ben", A3)]
     assert result.skipped == []
-    assert (course / f"submitted/ann/{A2}/timestamp.txt").read_text().strip() == stamp(T0 + 3)
-    assert (course / f"submitted/ben/{A3}/timestamp.txt").read_text().strip() == stamp(T0 + 7)
+    assert not (course / f"submitted/ann/{A2}/timestamp.txt").exists()  # ann's own is not trusted
 
     again = collect(course / "submitted", course)
     assert [(c.student, c.assignment, c.destination) for c in again.collected] == \
@@ -262,10 +337,23 @@ def test_unusable_student_ids_are_rejected_with_a_reason(raw, reason):
     ("lee/01_attention_weights/01_attention_weights.ipynb", ("lee", A1)),
     ("bob_2_02_scaled_dot_product.ipynb", ("bob_2", A2)),
     ("ada_01_attention_weights-1.ipynb", ("ada", A1)),  # an LMS re-upload number
+    ("LATE_anon_x7k2q_88_01_attention_weights.ipynb", ("anon_x7k2q", A1)),  # Canvas, anonymous
 ])
 def test_file_names_are_parsed_by_the_documented_rules(relative, expected):
     """Does each documented pattern give the student and assignment it should?"""
     assert parse_path(Path(relative), [A1, A2]) == expected
+
+
+@pytest.mark.parametrize(("relative", "expected"), [
+    ("smithjohn_12345_67890_01_attention_weights.ipynb", ("canvas", "12345", False, 67890, 0)),
+    ("smithjohn_LATE_12345_67891_01_attention_weights-2.ipynb", ("canvas", "12345", True, 67891, 2)),
+    ("LATE_anon_x7k2q_88_01_attention_weights.ipynb", ("canvas", "anon_x7k2q", True, 88, 0)),
+    ("alice_01_attention_weights-3.ipynb", ("", "", False, -1, 3)),
+])
+def test_canvas_names_give_the_user_id_the_late_flag_and_the_upload_order(relative, expected):
+    """Does a Canvas file name give its user id, LATE flag, file id and re-upload number?"""
+    parsed = parse_name(Path(relative), [A1, A2])
+    assert (parsed.lms, parsed.lms_user_id, parsed.late, parsed.attachment, parsed.reupload) == expected
 
 
 def test_a_release_folder_without_student_is_rejected():
@@ -280,14 +368,18 @@ def main(argv):
 
 
 def test_main_prints_one_line_per_file_and_a_summary(downloads, tmp_path, capsys):
-    """Does main exit 0 with a line per collected and skipped file and a closing summary?"""
+    """Does main exit 0 with a line per collected and skipped file, a warning for the LATE file without a
+    time (marked LATE) and a closing summary?"""
     course = tmp_path / "course"
     assert main([str(downloads), "--course-dir", str(course)]) == 0
     lines = capsys.readouterr().out.splitlines()
     collected = [line for line in lines if line.startswith("collected ") and " -> " in line]
     skipped = [line for line in lines if line.startswith("skipped ")]
-    assert len(collected) == len(GOOD) and len(skipped) == len(BAD)
-    assert len(lines) == len(GOOD) + len(BAD) + 1
+    warnings = [line for line in lines if line.startswith("warning ")]
+    assert len(collected) == len(GOOD) and len(skipped) == len(BAD) and len(warnings) == 1
+    assert len(lines) == len(GOOD) + len(BAD) + 2
+    assert [line for line in collected if "(LATE)" in line] == [
+        line for line in collected if line.startswith(f"collected doejane {A2} (LATE): ")]
     for relative in BAD:
         assert sum(line.startswith(f"skipped {downloads / relative}: ") for line in skipped) == 1
     assert lines[-1] == (f"collected {len(GOOD)} submission(s) of {len({s for s, _ in GOOD})} student(s), "
