@@ -200,7 +200,7 @@ def run_kernel(request: SpawnRequest) -> None:
     _launch.enter_workdir(request.copy_from)
     import numpy
 
-    numpy.random.seed()  # noqa: NPY002 - the legacy global state learners use; fresh entropy, as a fresh kernel would have (random reseeds itself at fork)
+    numpy.random.seed()  # noqa: NPY002 - learners use the global state; fresh entropy as in a new kernel
     _launch.confine(request.memory, no_fork=True)  # an OSError stops the kernel: never without the filter
     sys.argv = [sys.argv[0], "-f", request.connection_file]
     from ipykernel import kernelapp
