@@ -196,6 +196,18 @@ def _given_up(task: GradingTask, tries: int) -> TaskResult:
                                "last ones while it ran alone on the cluster; not tried again", "worker_died")
 
 
+def _value(status: str, delivered):
+    """What a finished future gave: its result, or the exception it ended with.
+
+    ``as_completed(with_results=True, raise_errors=False)`` delivers an errored future as the
+    tuple ``(type, exception, traceback)``.
+    """
+    if status == "error" and isinstance(delivered, tuple) and len(delivered) == 3 \
+            and isinstance(delivered[1], BaseException):
+        return delivered[1]
+    return delivered
+
+
 def _round(client, tasks: Iterator[GradingTask], function, on_result, run, *, window, final):
     """Submit ``tasks`` with at most ``window`` (default: the cluster's threads) in flight.
 
@@ -221,7 +233,8 @@ def _round(client, tasks: Iterator[GradingTask], function, on_result, run, *, wi
             completed.add(future)
 
     top_up()
-    for future, value in completed:
+    for future, delivered in completed:
+        value = _value(future.status, delivered)
         task, _ = in_flight.pop(next(k for k, (_, f) in in_flight.items() if f is future))
         top_up()  # before scoring: no worker waits while this process talks to nbgrader
         future.release()  # forgotten by the scheduler: nothing to recompute if a worker dies later

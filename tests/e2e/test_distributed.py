@@ -135,9 +135,9 @@ def test_a_worker_killed_mid_run_loses_no_grade_and_none_is_scored_twice(tmp_pat
     scored = Counter()
     real_score = autograde._score_one
 
-    def counting(api, url, course_dir, result, bar):
+    def counting(api, settings, result, bar):
         scored[result.student] += 1
-        return real_score(api, url, course_dir, result, bar)
+        return real_score(api, settings, result, bar)
 
     monkeypatch.setattr(autograde, "_score_one", counting)
     killed = {}
