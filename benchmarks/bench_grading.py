@@ -198,7 +198,10 @@ def _command(variant: str, folder: Path, jobs: int, scheduler: Path | None) -> l
 
 @contextlib.contextmanager
 def _cluster(variant: str, workers: int, meter: CpuMeter):
-    """The loopback Dask cluster of the ``dask`` variant (nothing for the others); its processes join ``meter``."""
+    """The loopback Dask cluster of the ``dask`` variant (nothing for the others).
+
+    Its processes join ``meter``.
+    """
     if variant != "dask":
         yield None
         return
@@ -226,7 +229,8 @@ def run_variant(variant: str, class_dir: Path, work: Path, expected: dict, jobs:
         if done.returncode != 0:
             print(f"  {variant} exited {done.returncode}: {done.stderr[-800:]}", file=sys.stderr)
         lost, wrong = audit(grades(folder), expected)
-        overheads = ([r.seconds - r.cell_seconds for r in results.load(folder)] if variant != "nbgrader" else [])
+        overheads = ([r.seconds - r.cell_seconds for r in results.load(folder)]
+                     if variant != "nbgrader" else [])
         cpu = None if before is None else after - before
         return Run(variant, wall, cpu, lost, wrong, load, overheads)
     finally:
@@ -276,7 +280,8 @@ def cells_cpu(notebook: Path) -> dict[str, float]:
 def floor(origin: dict) -> dict[str, float]:
     """The cells' CPU seconds summed over the class (each distinct notebook run once)."""
     per_file = {path: cells_cpu(path) for path in sorted(set(origin.values()))}
-    return {part: sum(per_file[path][part] for path in origin.values()) for part in ("setup", "tests", "other")}
+    return {part: sum(per_file[path][part] for path in origin.values())
+            for part in ("setup", "tests", "other")}
 
 
 # ---- report ------------------------------------------------------------------------------------
@@ -326,21 +331,25 @@ def report(runs: list[Run], n: int, jobs: int, cores: int, cells: dict) -> str:
                   f"{cores}: plain CPU-s per notebook × {cores} / ours."]
     if cells:
         per_nb = sum(cells.values()) / n
-        lines += ["", f"Floor: the cells as nbgrader runs them take {per_nb:.2f} CPU-s per notebook (setup cell's "
-                      f"imports {cells['setup'] / n:.2f}, test cells with the hidden checks {cells['tests'] / n:.2f}, "
+        lines += ["", f"Floor: the cells as nbgrader runs them take {per_nb:.2f} CPU-s per notebook "
+                      f"(setup cell's imports {cells['setup'] / n:.2f}, test cells with the hidden checks "
+                      f"{cells['tests'] / n:.2f}, "
                       f"the other cells {cells['other'] / n:.2f}), so {per_nb / cores:.2f} s per notebook on "
                       f"{cores} cores."]
         for v in ("jobs", "dask"):
             if cpu.get(v):
-                lines.append(f"{v}: {cpu[v] / n:.2f} CPU-s per notebook in all, {cpu[v] / n / per_nb:.2f}× the "
+                lines.append(f"{v}: {cpu[v] / n:.2f} CPU-s per notebook in all, "
+                             f"{cpu[v] / n / per_nb:.2f}× the "
                              "cells' own.")
         if cpu.get("nbgrader"):
-            lines.append(f"Best throughput the floor allows: {cores * cpu['nbgrader'] / sum(cells.values()):.2f}× "
+            best = cores * cpu["nbgrader"] / sum(cells.values())
+            lines.append(f"Best throughput the floor allows: {best:.2f}× "
                          "plain nbgrader (CPU).")
     overheads = [o for r in runs for o in r.overheads]
     if overheads:
         lines += ["", f"Our overhead per notebook beyond its cells (worker wall − cell time): median "
-                      f"{statistics.median(overheads):.2f} s, max {max(overheads):.2f} s over {len(overheads)} "
+                      f"{statistics.median(overheads):.2f} s, max {max(overheads):.2f} s over "
+                      f"{len(overheads)} "
                       "notebooks."]
     return "\n".join(lines)
 
@@ -365,7 +374,8 @@ def main(argv=None) -> None:
         expected, origin = make_class(work / "class", args.students)
         cells = floor(origin) if args.floor else {}
         if cells:
-            print("cells, CPU-s per notebook: " + ", ".join(f"{k} {v / args.students:.2f}" for k, v in cells.items()),
+            print("cells, CPU-s per notebook: "
+                  + ", ".join(f"{k} {v / args.students:.2f}" for k, v in cells.items()),
                   flush=True)
         runs = []
         for rep in range(args.repeat):
@@ -374,7 +384,8 @@ def main(argv=None) -> None:
                 run = run_variant(variant, work / "class", work, expected, args.jobs)
                 runs.append(run)
                 problems = run.lost or run.wrong
-                print(f"rep {rep + 1} {variant:<8} {run.wall:7.1f} s  CPU {_fmt(run.cpu)} s  load {run.load:.1f}  "
+                print(f"rep {rep + 1} {variant:<8} {run.wall:7.1f} s  CPU {_fmt(run.cpu)} s  "
+                      f"load {run.load:.1f}  "
                       f"lost {len(run.lost)}  wrong {len(run.wrong)}"
                       + (f"  e.g. {problems[:3]}" if problems else ""), flush=True)
         print()

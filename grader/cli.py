@@ -107,10 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     autograde = commands.add_parser(
         "autograde", help="grade every collected submission with nbgrader, N at a time, in a sandbox",
-        description="Execute each submission in its own sandboxed kernel (N at a time, or on the workers "
-                    "of a Dask cluster), judge it with the hidden tests outside the kernel, then let nbgrader "
-                    "score it into the gradebook. A submission that hangs, crashes or floods its output loses "
-                    "only the exercises it broke.")
+        description="Execute each submission in its own sandboxed kernel (N at a time, or on the "
+                    "workers of a Dask cluster), judge it with the hidden tests outside the kernel, then "
+                    "let nbgrader score it into the gradebook. A submission that hangs, crashes or floods "
+                    "its output loses only the exercises it broke.")
     autograde.add_argument("assignments", nargs="*", help="assignments to grade (default: all collected)")
     autograde.add_argument("--jobs", "-j", type=int, default=2, help="submissions graded at the same time "
                                                                      "(default: %(default)s)")
@@ -214,7 +214,8 @@ def run_autograde(args) -> int:
     limits = Limits(cell_timeout=args.timeout, notebook_timeout=args.notebook_timeout,
                     memory=int(args.memory * 2**20), output=args.output_limit, retries=args.retries)
     results = autograde(args.assignments, jobs=args.jobs, students=args.student, seed=args.seed,
-                        limits=limits, scheduler=args.scheduler, template=args.template, **_config_kwargs(args))
+                        limits=limits, scheduler=args.scheduler, template=args.template,
+                        **_config_kwargs(args))
     print(format_table(results))
     failed = [r for r in results if not r.graded]
     if failed:

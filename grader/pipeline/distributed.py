@@ -1,4 +1,4 @@
-"""Grading on a Dask cluster: ``python -m grader autograde --scheduler tcp://HOST:PORT`` (or a scheduler file).
+"""Grading on a Dask cluster: ``python -m grader autograde --scheduler tcp://HOST:PORT`` (or its file).
 
 The executor of :mod:`grader.pipeline.autograde` for a class that one machine cannot grade in
 time. Each submission's :class:`~grader.pipeline.autograde.GradingTask` is sent to a worker of
@@ -148,7 +148,8 @@ def worker_sandbox(client, sandbox, timeout: float = WORKER_TIMEOUT):
     broken = {address: report for address, report in reports.items() if not isinstance(report, WorkerReport)}
     if broken:
         address, error = next(iter(broken.items()))
-        raise AutogradeError(f"Dask worker {address} cannot run the grader ({type(error).__name__}: {error}); "
+        raise AutogradeError(f"Dask worker {address} cannot run the grader "
+                             f"({type(error).__name__}: {error}); "
                              "install the instructor package on every worker")
     if sandbox is False:
         return False

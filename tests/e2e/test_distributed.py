@@ -49,7 +49,8 @@ def _course(parent: Path, students, names) -> Path:
 
 
 def _grader(*args):
-    done = subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True, text=True, timeout=1200,
+    done = subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True, text=True,
+                          timeout=1200,
                           cwd=course.PROJECT_ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
@@ -63,7 +64,14 @@ def _exercise_csv(course_dir):
 
 def _points(course_dir):
     """{student: {test grade id: points}} of the saved results."""
-    return {r.student: {e.grade_id: e.points for e in r.exercises} for r in results.load(course_dir, ASSIGNMENT)}
+    return {r.student: {e.grade_id: e.points for e in r.exercises}
+            for r in results.load(course_dir, ASSIGNMENT)}
+
+
+def _summary(course_dir):
+    """{student: (named mistakes, (cell, kind) of the incidents)} of the saved results."""
+    return {r.student: ([e.misconception for e in r.exercises], [(i.cell, i.kind) for i in r.incidents])
+            for r in results.load(course_dir, ASSIGNMENT)}
 
 
 def _removals(client, address):
@@ -85,13 +93,12 @@ def test_a_class_graded_on_the_cluster_gets_exactly_the_grades_of_jobs_1(tmp_pat
             ran = client.run_on_scheduler(
                 lambda dask_scheduler: sorted({str(t[0]) for t in dask_scheduler.transition_log
                                                if str(t[0]).startswith("grade-")}))
-    assert len(ran) == len(names) and all(key.endswith(f"-{ASSIGNMENT}-{n}") for key, n in zip(ran, sorted(names)))
+    assert len(ran) == len(names)
+    assert all(key.endswith(f"-{ASSIGNMENT}-{n}") for key, n in zip(ran, sorted(names), strict=True))
     assert _exercise_csv(remote) == _exercise_csv(local)
     assert _points(remote) == _points(local) == {n: students[n].expected for n in names}
-    summary = {r.student: ([e.misconception for e in r.exercises], [(i.cell, i.kind) for i in r.incidents])
-               for r in results.load(remote, ASSIGNMENT)}
-    assert summary == {r.student: ([e.misconception for e in r.exercises], [(i.cell, i.kind) for i in r.incidents])
-                       for r in results.load(local, ASSIGNMENT)}
+    summary = _summary(remote)
+    assert summary == _summary(local)
     assert summary["lea"][1]  # the kernel killer's incidents came back from the worker
 
 
@@ -102,7 +109,8 @@ def test_a_task_needs_nothing_of_the_instructors_machine(tmp_path, students):
     folder = _course(tmp_path, students, ["gus"])
     notebook = folder / "submitted" / "gus" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     (notebook.parent / "notes.txt").write_text("a side file")
-    task = autograde.make_task(autograde.Submission("gus", ASSIGNMENT, notebook), key="gus", solutions=solutions,
+    task = autograde.make_task(autograde.Submission("gus", ASSIGNMENT, notebook), key="gus",
+                               solutions=solutions,
                                seed=3, limits=Limits(), sandbox=True)
     shutil.rmtree(folder)
     shutil.rmtree(solutions)

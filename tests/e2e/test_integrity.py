@@ -224,7 +224,9 @@ def test_the_spy_saw_nothing_of_the_host_and_its_tricks_are_reported(graded):
     assert "HISTORY" in printed and "__grader_record" in printed  # it saw the neutral cells, no more
     forbidden = hidden_test_lines(nbformat.read(SOURCE, as_version=4))
     assert not [line for line in forbidden if line in printed]
-    assert _rows(attacked)["spy"]["total"] == "7"
+    row = _rows(attacked)["spy"]
+    assert row["total"] == "awaiting grading"  # its written answer waits for the instructor
+    assert sum(float(row[k]) for k in row if k.startswith("test_")) == 7
     signals = " ".join(_result(attacked, "spy").tamper_signals)
     assert "imports grader.kernel.recorder" in signals and "uses get_ipython" in signals
     assert any(i.kind == "output_truncated" for i in _result(attacked, "spy").incidents)

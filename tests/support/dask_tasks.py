@@ -25,5 +25,6 @@ def kill_worker_or_echo(task: GradingTask) -> TaskResult:
     """
     if task.student.startswith("poison"):
         os.kill(os.getpid(), signal.SIGKILL)
-    result = SubmissionResult(task.student, task.assignment, task.notebook, task.seed, reason=str(os.getpid()))
+    result = SubmissionResult(task.student, task.assignment, task.notebook, task.seed,
+                              reason=str(os.getpid()))
     return TaskResult(task.key, result)

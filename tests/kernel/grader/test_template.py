@@ -43,8 +43,8 @@ def _run(template, tmp_path, *sources, **options):
     (work / "data.txt").write_text("the submission's side file")
     options.setdefault("cell_timeout", 120)
     executed, events = execute_notebook(nb, workdir=work, template=template, **options)
-    printed = ["".join(o.get("text", "") + (f"{o.ename}: {o.evalue}" if "ename" in o else "") for o in c.outputs)
-               for c in executed.cells]
+    printed = ["".join(o.get("text", "") + (f"{o.ename}: {o.evalue}" if "ename" in o else "")
+                       for o in c.outputs) for c in executed.cells]
     return printed, events
 
 
@@ -105,9 +105,11 @@ def test_a_forked_kernel_holds_no_capability_runs_the_no_fork_filter_and_sees_on
         template, tmp_path):
     """Is the kernel PID 1 of its own namespace, without capability, under seccomp, working in a copy
     of its files, and does the template's folder show it nothing of another kernel?"""
-    code = ("import os, json\nstatus = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines())\n"
+    code = ("import os, json\n"
+            "status = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines())\n"
             "root = os.path.dirname(os.path.dirname(os.environ['JUPYTER_RUNTIME_DIR']))\n"
-            "print(json.dumps({'pid': os.getpid(), 'cap': [status[k].strip() for k in ('CapEff', 'CapPrm', 'CapBnd')],"
+            "print(json.dumps({'pid': os.getpid(),"
+            " 'cap': [status[k].strip() for k in ('CapEff', 'CapPrm', 'CapBnd')],"
             " 'seccomp': status['Seccomp'].strip(), 'cwd': os.getcwd(), 'files': sorted(os.listdir('.')),"
             " 'root': sorted(os.listdir(root))}))")
     (first,), _ = _run(template, tmp_path, code)
@@ -144,7 +146,8 @@ def test_the_template_cannot_be_signalled_or_read_from_a_kernel(template, tmp_pa
 
 def test_a_kernel_inherits_no_descriptor_of_the_template(template, tmp_path):
     """Does the kernel hold none of the pipes the trusted side talks to the template through?"""
-    pipes = {f"pipe:[{os.fstat(f.fileno()).st_ino}]" for f in (template.process.stdin, template.process.stdout)}
+    pipes = {f"pipe:[{os.fstat(f.fileno()).st_ino}]"
+             for f in (template.process.stdin, template.process.stdout)}
     code = ("import os, json\ntargets = []\nfor fd in os.listdir('/proc/self/fd'):\n"
             "    try:\n        targets.append(os.readlink(f'/proc/self/fd/{fd}'))\n"
             "    except OSError:\n        pass\nprint(json.dumps(targets))")
@@ -200,7 +203,8 @@ def test_a_forked_kernel_grades_exactly_like_a_fresh_one(template, tmp_path, dem
     graded = {}
     for name, kernels in (("fresh", None), ("template", template)):
         work = Path(tempfile.mkdtemp(dir=tmp_path))
-        graded[name] = grade_notebook(learner, source, workdir=work, seed=5, limits=Limits(), template=kernels)
+        graded[name] = grade_notebook(learner, source, workdir=work, seed=5, limits=Limits(),
+                                      template=kernels)
     fresh, forked = graded["fresh"], graded["template"]
     assert {r.grade_id: r.points for r in forked.results} == demo_class[student].expected
     assert [(r.grade_id, r.points, r.feedback) for r in forked.results] == \
