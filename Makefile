@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
-HAVE_DEPS := $(shell $(PYTHON) -c "import numpy, matplotlib, nbgrader, jupyterlab, ipywidgets, nh3, pytest, playwright, jupyterhub, psycopg, attention_ref, attention_course" >/dev/null 2>&1 && echo yes)
+HAVE_DEPS := $(shell $(PYTHON) -c "import numpy, matplotlib, nbgrader, jupyterlab, ipywidgets, nh3, pytest, playwright, jupyterhub, psycopg, distributed, attention_ref, attention_course" >/dev/null 2>&1 && echo yes)
 
 ifeq ($(HAVE_DEPS),yes)
 PY := $(PYTHON)
@@ -21,7 +21,7 @@ env: $(ENV_TARGET)
 $(VENV)/.installed: pyproject.toml student/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e ./student -e '.[test,postgres]'
+	$(VENV)/bin/python -m pip install --quiet -e ./student -e '.[test,postgres,dask]'
 	touch $@
 
 # The whole suite: unit, kernel, end-to-end and browser tiers (what CI runs).

@@ -107,9 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     autograde = commands.add_parser(
         "autograde", help="grade every collected submission with nbgrader, N at a time, in a sandbox",
-        description="Execute each submission in its own sandboxed kernel (N at a time), judge it with the "
-                    "hidden tests outside the kernel, then let nbgrader score it into the gradebook. A "
-                    "submission that hangs, crashes or floods its output loses only the exercises it broke.")
+        description="Execute each submission in its own sandboxed kernel (N at a time, or on the "
+                    "workers of a Dask cluster), judge it with the hidden tests outside the kernel, then "
+                    "let nbgrader score it into the gradebook. A submission that hangs, crashes or floods "
+                    "its output loses only the exercises it broke.")
     autograde.add_argument("assignments", nargs="*", help="assignments to grade (default: all collected)")
     autograde.add_argument("--jobs", "-j", type=int, default=2, help="submissions graded at the same time "
                                                                      "(default: %(default)s)")
@@ -127,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
                            help="extra attempts when a kernel fails to start (default: %(default)s)")
     autograde.add_argument("--seed", type=int, help="seed of the hidden cases for every submission "
                                                     "(default: a fresh one each, recorded)")
+    autograde.add_argument("--scheduler", metavar="ADDRESS",
+                           help="grade on the workers of this Dask scheduler (tcp://HOST:PORT, or its "
+                                "scheduler file) instead of --jobs processes here; needs the dask extra")
+    autograde.add_argument("--no-template", dest="template", action="store_false",
+                           help="start every kernel from scratch instead of forking it from a pre-imported "
+                                "kernel template (same isolation, slower)")
     _course_options(autograde)
     autograde.set_defaults(run=run_autograde)
 
@@ -225,7 +232,8 @@ def run_autograde(args) -> int:
     limits = Limits(cell_timeout=args.timeout, notebook_timeout=args.notebook_timeout,
                     memory=int(args.memory * 2**20), output=args.output_limit, retries=args.retries)
     results = autograde(args.assignments, jobs=args.jobs, students=args.student, seed=args.seed,
-                        limits=limits, **_config_kwargs(args))
+                        limits=limits, scheduler=args.scheduler, template=args.template,
+                        **_config_kwargs(args))
     print(format_table(results))
     failed = [r for r in results if not r.graded]
     if failed:

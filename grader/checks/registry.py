@@ -11,8 +11,6 @@ import functools
 import importlib
 import pkgutil
 
-from ..runtime.notebook import locked_code
-from ..sources import read_source
 from . import exercises as _exercises_package
 from .cases import Case, generate
 from .exercise import Exercise
@@ -55,4 +53,9 @@ def cases(name: str, hidden: bool, seed: int | None = None) -> list[Case]:
 
 def given_sources(notebook: str) -> dict[str, str]:
     """Source of the locked code cells of a notebook's source, by grade id (its given code)."""
+    # Imported here: they import nbgrader, which the checks run in a kernel never need (stock
+    # nbgrader autograde runs hidden checks in the learner's kernel through grader.checks.local).
+    from ..runtime.notebook import locked_code
+    from ..sources import read_source
+
     return locked_code(read_source(notebook))

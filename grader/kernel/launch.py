@@ -66,6 +66,27 @@ def enter_workdir(source: str, target: str = "/tmp/work") -> None:
     os.chdir(target)
 
 
+def kernel_defaults(environ=os.environ) -> None:
+    """The environment a grading kernel's libraries read when they load (before NumPy and matplotlib)."""
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        environ.setdefault(name, "1")  # one core per kernel: graders run several side by side
+    # Figures go into the notebook, as in JupyterLab, whatever imports matplotlib first.
+    environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+
+
+def confine(memory_bytes: int, *, no_fork: bool) -> None:
+    """The limits a kernel sets on itself before any learner code: memory, file size, no child process.
+
+    Raises
+    ------
+    OSError
+        When the no-fork filter cannot be installed; grading never goes on without it.
+    """
+    set_limits(memory_bytes)
+    if no_fork:
+        forbid_new_processes()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--memory", type=int, default=0, help="address-space limit in bytes (0: none)")
@@ -77,13 +98,8 @@ def main(argv=None):
     args, kernel_args = parser.parse_known_args(argv)
     if args.copy_from:
         enter_workdir(args.copy_from)
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(name, "1")  # one core per kernel: graders run several side by side
-    # Figures go into the notebook, as in JupyterLab, whatever imports matplotlib first.
-    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    set_limits(args.memory)
-    if args.no_fork:
-        forbid_new_processes()  # an OSError here stops the kernel: grading never goes on without it
+    kernel_defaults()
+    confine(args.memory, no_fork=args.no_fork)
     if args.block_imports:
         sys.meta_path.insert(0, ImportBlocker())
     from ipykernel import kernelapp

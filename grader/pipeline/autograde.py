@@ -1,17 +1,24 @@
-"""``python -m grader autograde``: grade a whole class with nbgrader, N submissions at a time.
+"""``python -m grader autograde``: grade a whole class with nbgrader, on this machine or on a Dask cluster.
 
 Two stages, overlapped:
 
-1. **Execute and judge, in parallel.** N worker processes each take one submission and run
-   :func:`grader.runtime.grade.grade_notebook` on it (locked cells restored from the source,
-   a fresh sandboxed kernel, per-cell time, memory and output limits, verdicts computed
-   outside the kernel). The result is a *pre-graded* notebook.
-2. **Score, in one process.** As each submission comes back, nbgrader's own ``autograde``
-   runs on it in this process, its ``Execute`` step replaced by
-   :class:`grader.pipeline.nbgrader_bridge.LoadPregraded`, under the course's own
+1. **Execute and judge, in workers.** Each submission becomes a :class:`GradingTask` that
+   carries everything its grading needs: the notebook's bytes, the small files next to it,
+   the assignment's source, the hidden-test seed and the limits. An *executor* runs
+   :func:`grade_task` on it — N worker processes of this machine (:func:`run_pool`,
+   ``--jobs N``) or the workers of a Dask cluster
+   (:func:`grader.pipeline.distributed.run_on_cluster`, ``--scheduler``). Either way the
+   task runs :func:`grader.runtime.grade.grade_notebook` (locked cells restored from the
+   source, a sandboxed kernel forked from the worker's template, per-cell time, memory and
+   output limits, verdicts computed outside the kernel) and returns a :class:`TaskResult`:
+   the summary and the *pre-graded* notebook.
+2. **Score, in one process.** As each result comes back, this process writes the pre-graded
+   notebook and runs nbgrader's own ``autograde`` on the submission, its ``Execute`` step
+   replaced by :class:`grader.pipeline.nbgrader_bridge.LoadPregraded`, under the course's own
    configuration (:mod:`grader.pipeline.config`). nbgrader sanitizes the submission, scores
    the test cells, applies late penalties (the course's plugin) and writes the gradebook:
-   one writer per run, so a sqlite gradebook never sees concurrent writes from one run.
+   one writer per run, so a sqlite gradebook never sees concurrent writes from one run. A
+   result is scored once, whatever an executor delivers twice.
 
 Per submission, a :class:`~grader.pipeline.results.SubmissionResult` (exercises, named
 mistakes, tamper signals, incidents, the hidden-test seed, the score nbgrader gave) is kept
@@ -33,7 +40,8 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -42,8 +50,9 @@ from nbgrader.apps import NbGraderAPI
 
 from ..errors import AutogradeError, UsageError
 from ..runtime.grade import DEFAULT_LIMITS, Limits, cell_seconds, grade_notebook
-from ..runtime.notebook import grade_id, make_workdir, read_notebook
-from ..sources import read_source, select
+from ..runtime.notebook import grade_id, parse_notebook, side_files
+from ..runtime.template import thread_template
+from ..sources import select, source_path
 from . import config as _config
 from . import course as _course
 from . import grades as _grades
@@ -103,11 +112,141 @@ def find_submissions(course_dir, assignments=None, students=None,
     return found
 
 
-# ---- stage 1: execute and judge (worker processes) ---------------------------------------------
+# ---- stage 1: execute and judge (in a worker) --------------------------------------------------
+
+@dataclass(frozen=True)
+class GradingTask:
+    """Everything a worker needs to grade one submission; no path of this machine is read there.
+
+    Attributes
+    ----------
+    key : str
+        Unique in the run (the executors' task key).
+    student, assignment : str
+    notebook : str
+        The submitted file's path on the instructor's machine (named in messages and the summary).
+    content : bytes
+        The submitted file.
+    files : dict of str to bytes
+        The small files next to it (data it opens by relative path), by file name.
+    source : str
+        The assignment's source notebook (JSON).
+    seed : int
+        Seed of the hidden cases.
+    limits : Limits
+    hidden : tuple of str
+        Folders its kernel must not see besides the defaults, where they exist on the worker
+        (the course folder, the sources, the gradebook's folder).
+    sandbox : {"auto", True, False}
+        As for :func:`grader.runtime.execute.execute_notebook`.
+    template : bool
+        Fork the kernels from the worker thread's template (:mod:`grader.runtime.template`)
+        rather than start each from scratch.
+    """
+
+    key: str
+    student: str
+    assignment: str
+    notebook: str
+    content: bytes
+    source: str
+    seed: int
+    limits: Limits = DEFAULT_LIMITS
+    files: dict = field(default_factory=dict)
+    hidden: tuple = ()
+    sandbox: bool | str = "auto"
+    template: bool = True
+
+
+@dataclass
+class TaskResult:
+    """What a worker sends back for one :class:`GradingTask`.
+
+    Attributes
+    ----------
+    key : str
+        The task's key.
+    result : SubmissionResult
+    pregraded : str or None
+        The executed and judged notebook (JSON) that nbgrader scores; None when it was not graded.
+    """
+
+    key: str
+    result: _results.SubmissionResult
+    pregraded: str | None = None
+
+
+def make_task(submission: Submission, *, key: str, solutions, seed: int, limits: Limits = DEFAULT_LIMITS,
+              hidden=(), sandbox="auto", template: bool = True) -> GradingTask:
+    """Read a submission, its side files and its assignment's source into a :class:`GradingTask`."""
+    try:
+        content = submission.notebook.read_bytes()
+    except OSError:
+        content = b""  # graded as unreadable
+    files = {item.name: item.read_bytes() for item in side_files(submission.notebook)}
+    source = source_path(submission.assignment, solutions).read_text(encoding="utf-8")
+    return GradingTask(key, submission.student, submission.assignment, str(submission.notebook), content,
+                       source, int(seed), limits, files, tuple(str(h) for h in hidden), sandbox, template)
+
+
+def _plain_name(name: str) -> bool:
+    return name == Path(name).name and name not in ("", ".", "..")
+
+
+def grade_task(task: GradingTask) -> TaskResult:
+    """Execute one submission in the sandbox and judge it: what every executor runs, in a worker.
+
+    The notebook runs in a private temporary folder holding the task's side files; nothing
+    is written outside it, and it is removed.
+
+    Returns
+    -------
+    TaskResult
+        Its result has ``status`` "graded", or "unreadable" when the file is not a usable notebook.
+    """
+    start = time.perf_counter()
+    result = _results.SubmissionResult(task.student, task.assignment, task.notebook, task.seed)
+    try:
+        learner = parse_notebook(task.content, task.notebook)
+    except UsageError as error:
+        result.status, result.reason = "unreadable", str(error)
+        return TaskResult(task.key, result)
+    hidden = [Path(h) for h in task.hidden if Path(h).exists()]
+    template = thread_template(hidden) if task.template and task.sandbox is not False else None
+    work = Path(tempfile.mkdtemp(prefix="grader-work-"))
+    try:
+        for name, data in task.files.items():
+            if _plain_name(name):
+                (work / name).write_bytes(data)
+        graded = grade_notebook(learner, nbformat.reads(task.source, as_version=4), workdir=work,
+                                seed=task.seed, limits=task.limits, sandbox=task.sandbox, hidden=hidden,
+                                template=template)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    result.exercises = graded.results
+    result.signals = graded.signals
+    result.incidents = [_results.Incident(grade_id(graded.notebook.cells[e.index]) or
+                                          graded.notebook.cells[e.index].get("id") or "?", e.kind, e.detail)
+                        for e in graded.events]
+    result.cell_seconds = cell_seconds(graded.notebook)
+    result.seconds = time.perf_counter() - start
+    return TaskResult(task.key, result, nbformat.writes(graded.notebook))
+
+
+def save_pregraded(out_dir: Path, outcome: TaskResult) -> Path | None:
+    """Write the pre-graded notebook of ``outcome`` where nbgrader's LoadPregraded reads it."""
+    if outcome.pregraded is None:
+        return None
+    result = outcome.result
+    path = pregraded_path(out_dir, result.assignment, result.student, result.assignment)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(outcome.pregraded, encoding="utf-8")
+    return path
+
 
 def grade_submission(submission: Submission, *, solutions, seed: int, limits: Limits, hidden=(),
-                     out_dir: Path, sandbox="auto") -> _results.SubmissionResult:
-    """Execute one submission in the sandbox, judge it and save the pre-graded notebook.
+                     out_dir: Path, sandbox="auto", template: bool = True) -> _results.SubmissionResult:
+    """Grade one submission in this process and save its pre-graded notebook under ``out_dir``.
 
     Parameters
     ----------
@@ -121,42 +260,74 @@ def grade_submission(submission: Submission, *, solutions, seed: int, limits: Li
         Folders the kernel must not see besides the defaults (the course folder).
     out_dir : path-like
         Root of the pre-graded notebooks.
+    template : bool
+        Fork the kernels from this thread's template.
 
     Returns
     -------
     SubmissionResult
         ``status`` "graded", or "unreadable" when the file is not a usable notebook.
     """
-    start = time.perf_counter()
-    result = _results.SubmissionResult(submission.student, submission.assignment,
-                                       str(submission.notebook), seed)
-    try:
-        learner = read_notebook(submission.notebook)
-    except UsageError as error:
-        result.status, result.reason = "unreadable", str(error)
-        return result
-    work = make_workdir(submission.notebook)
-    try:
-        graded = grade_notebook(learner, read_source(submission.assignment, solutions), workdir=work,
-                                seed=seed, limits=limits, sandbox=sandbox, hidden=hidden)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    path = pregraded_path(out_dir, submission.assignment, submission.student, submission.assignment)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(graded.notebook, path)
-    result.exercises = graded.results
-    result.signals = graded.signals
-    result.incidents = [_results.Incident(grade_id(graded.notebook.cells[e.index]) or
-                                          graded.notebook.cells[e.index].get("id") or "?", e.kind, e.detail)
-                        for e in graded.events]
-    result.cell_seconds = cell_seconds(graded.notebook)
-    result.seconds = time.perf_counter() - start
-    return result
+    task = make_task(submission, key=f"{submission.assignment}/{submission.student}", solutions=solutions,
+                     seed=seed, limits=limits, hidden=hidden, sandbox=sandbox, template=template)
+    outcome = grade_task(task)
+    save_pregraded(Path(out_dir), outcome)
+    return outcome.result
 
 
-def _grade_task(task):
-    """Entry point of a worker process (top level, so that it can be pickled)."""
-    return grade_submission(**task)
+def failed_result(task: GradingTask, reason: str, kind: str | None = None) -> TaskResult:
+    """The result of a task that could not be graded (``kind``: the incident to record, if any)."""
+    result = _results.SubmissionResult(task.student, task.assignment, task.notebook, task.seed,
+                                       status="error", reason=reason)
+    if kind:
+        result.incidents = [_results.Incident("(the whole notebook)", kind, reason)]
+    return TaskResult(task.key, result)
+
+
+#: What an executor calls, in this process, for each task it has a result for.
+OnResult = Callable[[GradingTask, TaskResult], None]
+
+
+def run_pool(tasks: Iterable[GradingTask], jobs: int, on_result: OnResult) -> None:
+    """The local executor: ``jobs`` worker processes of this machine run :func:`grade_task`.
+
+    A task whose worker process itself died (not its kernel: that is an incident of the
+    notebook) is run again in a fresh pool; dying twice makes it a ``worker_died`` result.
+    """
+    pending = list(tasks)
+    for _ in range(2):
+        pending = _pool_round(pending, jobs, on_result)
+        if not pending:
+            return
+    for task in pending:
+        on_result(task, failed_result(task, "the grading worker process died twice", "worker_died"))
+
+
+def _pool_round(tasks, jobs, on_result):
+    """Run ``tasks`` in one pool, at most ``2 * jobs`` submitted at a time; return those whose worker died."""
+    broken, queue = [], list(tasks)
+    context = multiprocessing.get_context("spawn")  # no inherited sockets, locks or gradebook sessions
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        running = {}
+        while queue or running:
+            while queue and len(running) < 2 * jobs:
+                task = queue.pop(0)
+                running[pool.submit(grade_task, task)] = task
+            done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in done:
+                task = running.pop(future)
+                try:
+                    outcome = future.result()
+                except concurrent.futures.process.BrokenProcessPool:
+                    broken.append(task)
+                    continue
+                except Exception as error:  # a bug of ours on one submission: record it, go on
+                    outcome = failed_result(task, f"{type(error).__name__}: {error}")
+                on_result(task, outcome)
+            if broken:  # the pool is unusable: everything not done goes to the next round
+                broken += [*running.values(), *queue]
+                break
+    return broken
 
 
 # ---- stage 2: score with nbgrader (this process) -----------------------------------------------
@@ -247,8 +418,9 @@ def describe(result: _results.SubmissionResult) -> str:
 
 def autograde(assignments=None, *, course_dir=_course.COURSE, jobs=2, students=None, seed=None,
               limits=DEFAULT_LIMITS, db_url=None, solutions=_course.SOLUTIONS, sandbox="auto",
-              progress=True, course_id=None, config_file=None) -> list[_results.SubmissionResult]:
-    """Autograde every collected submission with nbgrader, ``jobs`` at a time.
+              progress=True, course_id=None, config_file=None, scheduler: str | None = None,
+              template: bool = True) -> list[_results.SubmissionResult]:
+    """Autograde every collected submission with nbgrader, ``jobs`` at a time or on a Dask cluster.
 
     Parameters
     ----------
@@ -257,7 +429,7 @@ def autograde(assignments=None, *, course_dir=_course.COURSE, jobs=2, students=N
     course_dir : path-like
         The working course folder.
     jobs : int
-        Submissions executed at the same time (one kernel each).
+        Submissions executed at the same time on this machine (one kernel each).
     seed : int, optional
         Seed of the hidden cases for every submission (to reproduce a run);
         default: a fresh seed per submission, recorded in its result.
@@ -267,9 +439,16 @@ def autograde(assignments=None, *, course_dir=_course.COURSE, jobs=2, students=N
     config_file : path-like, optional
         A configuration file read as stock's ``--NbGrader.config_file``.
     sandbox : {"auto", True, False}
-        As for :func:`grader.runtime.execute.execute_notebook`.
+        As for :func:`grader.runtime.execute.execute_notebook`; on a cluster "auto" requires
+        bubblewrap on every worker.
     progress : bool
         Show a progress bar on stderr.
+    scheduler : str, optional
+        A Dask scheduler's address (``tcp://HOST:PORT``) or scheduler file: grade on its
+        workers (:mod:`grader.pipeline.distributed`) instead of ``jobs`` local processes.
+    template : bool
+        Fork each kernel from a pre-imported template per worker thread (default) rather than
+        start it from scratch; the same isolation, a fraction of the start-up cost.
 
     Returns
     -------
@@ -283,60 +462,48 @@ def autograde(assignments=None, *, course_dir=_course.COURSE, jobs=2, students=N
     if not submissions:
         raise AutogradeError(f"no submissions in {course_dir / 'submitted'}; "
                              "run `python -m grader collect DIR` first")
-    _course.nbgrader_environment()
-    config = _config.course_config(course_dir, config_file=config_file, db_url=db_url, course_id=course_id,
-                                   solutions=solutions)
-    settings = _config.course_settings(config)
-    ensure_assignments(sorted({s.assignment for s in submissions}), course_dir=course_dir,
-                       db_url=settings.db_url, course_id=settings.course_id, config_file=config_file,
-                       solutions=solutions)
-    out_dir = new_run_dir(course_dir)  # this run's own: never a stale or another run's notebook
+    cluster = None
+    if scheduler is not None:
+        from . import distributed
+
+        cluster = distributed.connect(scheduler)  # before any work: a bad cluster fails fast
     try:
-        api = NbGraderAPI(config=layer_autograde(config, out_dir, solutions=solutions))
-        hidden = _hidden_folders(course_dir, solutions, settings.db_url)
-        tasks = {s: {"submission": s, "solutions": Path(solutions),
-                     "seed": seed if seed is not None else secrets.randbelow(2**31), "limits": limits,
-                     "hidden": hidden, "out_dir": out_dir, "sandbox": sandbox} for s in submissions}
-        bar = Progress(len(submissions)) if progress else None
-        done = {}
+        if cluster is not None:
+            sandbox = distributed.worker_sandbox(cluster, sandbox)
+        _course.nbgrader_environment()
+        config = _config.course_config(course_dir, config_file=config_file, db_url=db_url,
+                                       course_id=course_id, solutions=solutions)
+        settings = _config.course_settings(config)
+        ensure_assignments(sorted({s.assignment for s in submissions}), course_dir=course_dir,
+                           db_url=settings.db_url, course_id=settings.course_id, config_file=config_file,
+                           solutions=solutions)
+        out_dir = new_run_dir(course_dir)  # this run's own: never a stale or another run's notebook
+        try:
+            api = NbGraderAPI(config=layer_autograde(config, out_dir, solutions=solutions))
+            hidden = _hidden_folders(course_dir, solutions, settings.db_url)
+            run = secrets.token_hex(4)  # task keys of this run only, whatever a cluster still remembers
+            tasks = (make_task(s, key=f"{run}-{s.assignment}-{s.student}", solutions=solutions,
+                               seed=seed if seed is not None else secrets.randbelow(2**31), limits=limits,
+                               hidden=hidden, sandbox=sandbox, template=template) for s in submissions)
+            bar = Progress(len(submissions)) if progress else None
+            done: dict[tuple[str, str], _results.SubmissionResult] = {}
 
-        def finish(submission, result):
-            done[submission] = _score_one(api, settings, result, bar)
+            def on_result(task: GradingTask, outcome: TaskResult) -> None:
+                if (task.assignment, task.student) in done:
+                    return  # scored already: a result is never scored twice
+                save_pregraded(out_dir, outcome)
+                done[task.assignment, task.student] = _score_one(api, settings, outcome.result, bar)
 
-        pending = list(submissions)
-        for _ in range(2):  # a second round only for submissions whose worker process itself died
-            pending = _run_pool(pending, tasks, jobs, finish)
-            if not pending:
-                break
-        for s in pending:
-            finish(s, _failed(s, tasks[s]["seed"], "the grading worker process died twice"))
+            if cluster is None:
+                run_pool(tasks, jobs, on_result)
+            else:
+                distributed.run_on_cluster(cluster, tasks, on_result)
+        finally:
+            shutil.rmtree(out_dir, ignore_errors=True)
     finally:
-        shutil.rmtree(out_dir, ignore_errors=True)
-    return [done[s] for s in submissions]
-
-
-def _failed(submission, seed, reason):
-    return _results.SubmissionResult(submission.student, submission.assignment, str(submission.notebook),
-                                     seed, status="error", reason=reason)
-
-
-def _run_pool(pending, tasks, jobs, done):
-    """Run the tasks of ``pending`` in a pool; return the submissions whose worker died."""
-    broken = []
-    context = multiprocessing.get_context("spawn")  # no inherited sockets, locks or gradebook sessions
-    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = {pool.submit(_grade_task, tasks[s]): s for s in pending}
-        for future in concurrent.futures.as_completed(futures):
-            s = futures[future]
-            try:
-                result = future.result()
-            except concurrent.futures.process.BrokenProcessPool:
-                broken.append(s)
-                continue
-            except Exception as error:  # a bug of ours on one submission: record it, go on
-                result = _failed(s, tasks[s]["seed"], f"{type(error).__name__}: {error}")
-            done(s, result)
-    return broken
+        if cluster is not None:
+            cluster.close()
+    return [done[s.assignment, s.student] for s in submissions]
 
 
 def _score_one(api, settings, result, bar):

@@ -166,7 +166,7 @@ class _Plan:
 def execute_notebook(nb, *, workdir, env=None, cell_timeout=30.0, notebook_timeout=600.0,
                      memory_limit=2 * 1024**3, output_limit=1_000_000, notebook_output_limit=5_000_000,
                      record_cells=(), calls=None, sandbox="auto", startup_timeout=60.0, hidden=(),
-                     readonly=(), start_attempts=2):
+                     inputs=None, start_attempts=2, template=None):
     """Execute every code cell of ``nb``, surviving answers that hang, crash or flood.
 
     Parameters
@@ -177,8 +177,8 @@ def execute_notebook(nb, *, workdir, env=None, cell_timeout=30.0, notebook_timeo
         The submission's files (read-only for a sandboxed kernel, which works in a copy of
         them in its private /tmp; the working folder of an unsandboxed one).
     env : dict, optional
-        Grading variables for the kernel (e.g. the checks' input file); nothing else of this
-        process's environment is passed on.
+        Grading variables for the kernel; nothing else of this process's environment is
+        passed on.
     cell_timeout : float
         Seconds one cell may run.
     notebook_timeout : float
@@ -200,11 +200,15 @@ def execute_notebook(nb, *, workdir, env=None, cell_timeout=30.0, notebook_timeo
         Seconds a kernel may take to start.
     hidden : sequence of path-like
         Folders to hide should they lie inside what the sandbox shows (a course folder).
-    readonly : sequence of path-like
-        Files the sandboxed kernel may read at their own path (the cases of the checks).
+    inputs : mapping of str to path-like, optional
+        Files the kernel reads (the cases of the checks), each named to it by the environment
+        variable of its key; read-only for a sandboxed kernel.
     start_attempts : int
         Times a kernel that fails to start is started again (with a growing pause) before
         the remaining cells are given up.
+    template : grader.runtime.template.KernelTemplate, optional
+        Fork each kernel from this template instead of starting one from scratch (sandboxed
+        runs only; see :mod:`grader.runtime.template`).
 
     Returns
     -------
@@ -214,37 +218,75 @@ def execute_notebook(nb, *, workdir, env=None, cell_timeout=30.0, notebook_timeo
     """
     nb = copy.deepcopy(nb)
     workdir = Path(workdir).resolve()
+    inputs = {name: Path(path).resolve() for name, path in (inputs or {}).items()}
     bwrap = _sandbox.bubblewrap() if sandbox in ("auto", True) else None
     if sandbox is True and bwrap is None:
         raise SandboxError("the sandbox is required but bubblewrap (bwrap) is not available on this "
                            "machine: apt-get install bubblewrap")
-    site = _sandbox.safe_site()
     events = []
-    runtime = Path(tempfile.mkdtemp(prefix="grader-kernel-"))
+    if bwrap and template is not None:
+        kernels = _forked_kernels(template, workdir, dict(env or {}), inputs, memory_limit)
+    else:
+        kernels = _fresh_kernels(bwrap, workdir, dict(env or {}), inputs, memory_limit, hidden)
     try:
-        options = ["--memory", str(int(memory_limit))]
-        if sys.platform.startswith("linux"):
-            options.append("--no-fork")
-        if bwrap:
-            kernel_env = _sandbox.kernel_environment(site=site, runtime=runtime, extra=env)
-            prefix = _sandbox.bwrap_prefix(bwrap, site=site, runtime=runtime, env=kernel_env, hidden=hidden,
-                                           readonly=[workdir, *(Path(r).resolve() for r in readonly)])
-            options += ["--copy-from", str(workdir)]
-            cwd = Path("/tmp")
-        else:
-            prefix, cwd = [], workdir
-            options.append("--block-imports")
-            kernel_env = _sandbox.kernel_environment(site=site, runtime=runtime, extra=env,
-                                                     private_tmp=False, home=workdir)
-        plan = _Plan(_kernel_manager_class(prefix, options), kernel_env, cwd, runtime, cell_timeout,
+        plan = _Plan(kernels.manager, kernels.env, kernels.cwd, kernels.runtime, cell_timeout,
                      time.monotonic() + notebook_timeout, output_limit, notebook_output_limit,
                      frozenset(record_cells), dict(calls or {}), startup_timeout, start_attempts,
                      lock=bwrap is not None)
         _run_cells(nb, events, plan)
     finally:
-        _unlock(runtime)
-        shutil.rmtree(runtime, ignore_errors=True)
+        _unlock(kernels.runtime)
+        shutil.rmtree(kernels.folder, ignore_errors=True)
     return nb, events
+
+
+@dataclass(frozen=True)
+class _Kernels:
+    """How the kernels of one notebook start: their manager, environment and folders."""
+
+    manager: type
+    env: dict
+    cwd: Path
+    runtime: Path
+    folder: Path  # removed once the notebook has run
+
+
+def _fresh_kernels(bwrap, workdir, env, inputs, memory_limit, hidden):
+    """Each kernel a new process, in a bubblewrap sandbox of its own when there is one."""
+    site = _sandbox.safe_site()
+    runtime = Path(tempfile.mkdtemp(prefix="grader-kernel-"))
+    env = {**env, **{name: str(path) for name, path in inputs.items()}}
+    options = ["--memory", str(int(memory_limit))]
+    if sys.platform.startswith("linux"):
+        options.append("--no-fork")
+    if bwrap:
+        kernel_env = _sandbox.kernel_environment(site=site, runtime=runtime, extra=env)
+        prefix = _sandbox.bwrap_prefix(bwrap, site=site, runtime=runtime, env=kernel_env, hidden=hidden,
+                                       readonly=[workdir, *inputs.values()])
+        options += ["--copy-from", str(workdir)]
+        cwd = Path("/tmp")
+    else:
+        prefix, cwd = [], workdir
+        options.append("--block-imports")
+        kernel_env = _sandbox.kernel_environment(site=site, runtime=runtime, extra=env,
+                                                 private_tmp=False, home=workdir)
+    return _Kernels(_kernel_manager_class(prefix, options), kernel_env, cwd, runtime, runtime)
+
+
+def _forked_kernels(template, workdir, env, inputs, memory_limit):
+    """Each kernel forked from ``template``, working on copies of the submission's files and inputs."""
+    folder = template.new_folder()
+    for entry in os.scandir(workdir):  # what the launcher's --copy-from would copy
+        if entry.is_file(follow_symlinks=False):
+            shutil.copyfile(entry.path, folder.files / entry.name)
+    for name, path in inputs.items():
+        target = folder.inputs / name / path.name
+        target.parent.mkdir()
+        shutil.copyfile(path, target)
+        env[name] = str(target)
+    kernel_env = _sandbox.kernel_environment(site=template.site, runtime=folder.run, extra=env)
+    manager = template.manager_class(folder, env=kernel_env, memory=int(memory_limit))
+    return _Kernels(manager, kernel_env, Path("/tmp"), folder.run, folder.path)
 
 
 def _client(nb, events, plan, attempt, totals):

@@ -31,6 +31,7 @@ from ..sources import SOLUTIONS, read_source
 from .execute import CellEvent, execute_notebook
 from .notebook import find_assignment, grade_id, locked_code, make_workdir, read_notebook, rebuild_from_source
 from .scan import scan_notebook
+from .template import KernelTemplate
 from .verify import ExerciseResult, neutralise, verify_notebook
 
 
@@ -126,7 +127,8 @@ def write_cases(path: Path, plan: dict, seed: int) -> Path:
 
 
 def grade_notebook(learner: NotebookNode, source: NotebookNode, *, workdir: Path, seed: int | None = None,
-                   limits: Limits = DEFAULT_LIMITS, sandbox="auto", hidden=()) -> GradedNotebook:
+                   limits: Limits = DEFAULT_LIMITS, sandbox="auto", hidden=(),
+                   template: KernelTemplate | None = None) -> GradedNotebook:
     """Execute a learner's notebook in a sandboxed kernel and judge every test cell.
 
     Parameters
@@ -144,6 +146,9 @@ def grade_notebook(learner: NotebookNode, source: NotebookNode, *, workdir: Path
         As for :func:`grader.runtime.execute.execute_notebook`.
     hidden : sequence of path-like
         Folders the kernel must not see besides the defaults (a course folder).
+    template : grader.runtime.template.KernelTemplate, optional
+        Fork the kernels from this template (:mod:`grader.runtime.template`) instead of
+        starting each from scratch; the isolation and the limits are the same.
 
     Returns
     -------
@@ -157,12 +162,12 @@ def grade_notebook(learner: NotebookNode, source: NotebookNode, *, workdir: Path
         os.chmod(folder, 0o755)  # readable by a sandbox running as another user
         cases = write_cases(Path(folder) / "cases.json", plan, seed)
         executed, events = execute_notebook(
-            neutral, workdir=workdir, env={CASES_ENV: str(cases)}, readonly=[cases],
+            neutral, workdir=workdir, inputs={CASES_ENV: cases},
             cell_timeout=limits.cell_timeout, notebook_timeout=limits.notebook_timeout,
             memory_limit=limits.memory, output_limit=limits.output,
             notebook_output_limit=limits.notebook_output, record_cells=set(plan),
             calls={index: [c.function for c in checks] for index, checks in plan.items()}, sandbox=sandbox,
-            hidden=hidden, start_attempts=limits.retries + 1)
+            hidden=hidden, start_attempts=limits.retries + 1, template=template)
     graded, results = verify_notebook(executed, rebuilt.notebook, plan, seed, given)
     signals = [*rebuilt.signals, *scan_notebook(rebuilt.notebook, source),
                *(f"{_cell_name(graded, e.index)}: {e.detail}" for e in events if e.kind == "forged_record")]

@@ -60,16 +60,27 @@ def read_notebook(path: Path | str) -> NotebookNode:
         raise UsageError(f"{path}: no such file")
     if path.is_dir() or path.suffix != ".ipynb":
         raise UsageError(f"{path}: not a notebook (expected a .ipynb file)")
+    return parse_notebook(path.read_bytes(), str(path))
+
+
+def parse_notebook(data: bytes, name: str) -> NotebookNode:
+    """A notebook from the bytes of its file (``name`` says which, in the error).
+
+    Raises
+    ------
+    UsageError
+        For every way the bytes are not a usable notebook.
+    """
     try:
-        data = json.loads(path.read_bytes())
+        parsed = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise UsageError(f"{path}: corrupt notebook JSON ({error})") from None
-    if not isinstance(data, dict) or "cells" not in data:
-        raise UsageError(f"{path}: not a notebook (the JSON has no cells)")
+        raise UsageError(f"{name}: corrupt notebook JSON ({error})") from None
+    if not isinstance(parsed, dict) or "cells" not in parsed:
+        raise UsageError(f"{name}: not a notebook (the JSON has no cells)")
     try:
-        return nbformat.reads(json.dumps(data), as_version=4)
+        return nbformat.reads(json.dumps(parsed), as_version=4)
     except Exception as error:  # nbformat's validation and reader errors
-        raise UsageError(f"{path}: not a valid notebook ({type(error).__name__}: {error})") from None
+        raise UsageError(f"{name}: not a valid notebook ({type(error).__name__}: {error})") from None
 
 
 def find_assignment(path: Path | str, solutions: Path | str = SOLUTIONS) -> str:
@@ -221,6 +232,21 @@ def rebuild_from_source(learner: NotebookNode, source: NotebookNode) -> Rebuilt:
     return Rebuilt(notebook, signals)
 
 
+def side_files(notebook_path: Path | str) -> list[Path]:
+    """The small files next to a notebook that it may open by relative path, within :data:`COPY_LIMIT`.
+
+    Regular files only (no link, folder or other notebook), by name, while their sizes add up
+    to at most :data:`COPY_LIMIT` bytes.
+    """
+    found, budget = [], COPY_LIMIT
+    for item in sorted(Path(notebook_path).resolve().parent.iterdir()):
+        if item.is_file() and not item.is_symlink() and item.suffix != ".ipynb" \
+                and item.stat().st_size <= budget:
+            found.append(item)
+            budget -= item.stat().st_size
+    return found
+
+
 def make_workdir(notebook_path: Path | str) -> Path:
     """A fresh temporary folder holding copies of the small files next to the notebook.
 
@@ -228,10 +254,6 @@ def make_workdir(notebook_path: Path | str) -> Path:
     nothing else of the learner's folder (other notebooks, big files, links) is.
     """
     work = Path(tempfile.mkdtemp(prefix="grader-work-"))
-    budget = COPY_LIMIT
-    for item in sorted(Path(notebook_path).resolve().parent.iterdir()):
-        if item.is_file() and not item.is_symlink() and item.suffix != ".ipynb" \
-                and item.stat().st_size <= budget:
-            shutil.copy2(item, work / item.name)
-            budget -= item.stat().st_size
+    for item in side_files(notebook_path):
+        shutil.copy2(item, work / item.name)
     return work

@@ -167,6 +167,40 @@ def _system_binds() -> list[str]:
     return args
 
 
+def _allow_list(site: Path, hidden=()) -> tuple[list[str], list[str]]:
+    """The read-only part of a kernel's view: system, Python (trusted packages hidden), safe site.
+
+    Returns
+    -------
+    args : list of str
+        bwrap arguments.
+    covers : list of str
+        The folders covered by an empty tmpfs (the trusted packages and ``hidden``).
+    """
+    args = ["--proc", "/proc", "--dev", "/dev", *_system_binds()]
+    bound = python_folders()
+    for folder in bound:
+        args += ["--ro-bind", str(folder), str(folder)]
+    covers = []
+    for folder in [*trusted_folders(), *map(Path, hidden)]:
+        folder = Path(folder).resolve()
+        if any(_inside(folder, b) for b in bound):
+            args += ["--tmpfs", str(folder)]  # an empty folder over the trusted code
+            covers.append(str(folder))
+    return args, covers
+
+
+def _isolation() -> list[str]:
+    return ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
+
+
+def _environment_args(env: dict) -> list[str]:
+    args = []
+    for name, value in sorted(env.items()):
+        args += ["--setenv", name, str(value)]
+    return args
+
+
 def bwrap_prefix(bwrap: str, *, site: Path, runtime: Path, env: dict, readonly=(), hidden=(),
                  tmp_bytes: int = TMP_BYTES) -> list[str]:
     """The bubblewrap arguments that wrap a kernel command (see the module docstring).
@@ -190,24 +224,55 @@ def bwrap_prefix(bwrap: str, *, site: Path, runtime: Path, env: dict, readonly=(
     tmp_bytes : int
         Size of the private /tmp.
     """
-    args = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-            "--clearenv", "--proc", "/proc", "--dev", "/dev", *_system_binds()]
+    allow, _ = _allow_list(site, hidden)
     # The private /tmp first: what is bound next may lie in the host's /tmp (a virtualenv made there).
-    args += ["--size", str(int(tmp_bytes)), "--tmpfs", "/tmp"]
-    bound = python_folders()
-    for folder in bound:
-        args += ["--ro-bind", str(folder), str(folder)]
-    for folder in [*trusted_folders(), *map(Path, hidden)]:
-        folder = Path(folder).resolve()
-        if any(_inside(folder, b) for b in bound):
-            args += ["--tmpfs", str(folder)]  # an empty folder over the trusted code
+    args = [bwrap, *_isolation(), "--size", str(int(tmp_bytes)), "--tmpfs", "/tmp", *allow]
     args += ["--ro-bind", str(site), str(site)]
     for path in readonly:
         args += ["--ro-bind", str(path), str(path)]
     args += ["--bind", str(runtime), str(runtime), "--chdir", "/tmp"]
-    for name, value in sorted(env.items()):
-        args += ["--setenv", name, str(value)]
-    return args
+    return args + _environment_args(env)
+
+
+#: The user id of the template's sandbox when grading as root: a user namespace may map its
+#: owner's id into a nested one (each forked kernel's) only when that id is not 0.
+TEMPLATE_UID = 1000
+
+
+def template_prefix(bwrap: str, *, site: Path, root: Path, env: dict, hidden=()) -> list[str]:
+    """The bubblewrap arguments of a kernel template (:mod:`grader.kernel.template`).
+
+    The same allow-list as :func:`bwrap_prefix`, with three differences: the only writable
+    folder is ``root`` (one folder per kernel, each shown to its own kernel only); the sandbox's
+    root, the empty folders over the trusted code and ``/dev`` are read-only, since every forked
+    kernel shares them; and when grading as root the sandbox's user is :data:`TEMPLATE_UID`, so that each
+    forked kernel can get a user namespace of its own. Each forked kernel gets its own private
+    ``/tmp`` and ``/dev/shm`` from the template.
+
+    Parameters
+    ----------
+    bwrap : str
+        Path of the bwrap executable.
+    site : pathlib.Path
+        The safe site (bound read-only).
+    root : pathlib.Path
+        The template's folder (bound writable).
+    env : dict
+        The template's whole environment (:func:`kernel_environment`).
+    hidden : sequence of pathlib.Path
+        As for :func:`bwrap_prefix`.
+    """
+    allow, covers = _allow_list(site, hidden)
+    args = [bwrap, *_isolation()]
+    if os.geteuid() == 0:
+        args += ["--unshare-user", "--uid", str(TEMPLATE_UID), "--gid", str(TEMPLATE_UID)]
+    # /tmp first, as in bwrap_prefix: the Python environment may lie in the host's /tmp.
+    args += ["--size", str(16 * 2**20), "--tmpfs", "/tmp", *allow, "--ro-bind", str(site), str(site),
+             "--bind", str(root), str(root)]
+    for folder in [*covers, "/dev", "/"]:  # / is bwrap's own tmpfs, holding the mount points
+        args += ["--remount-ro", folder]
+    args += ["--chdir", "/tmp"]
+    return args + _environment_args(env)
 
 
 def kernel_environment(*, site: Path, runtime: Path, extra: dict | None = None, private_tmp: bool = True,

@@ -23,7 +23,7 @@ LOCAL = {"attention-course"}
 def _pyproject_requirements():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     extras = project["optional-dependencies"]
-    requirements = project["dependencies"] + extras["test"] + extras["postgres"]
+    requirements = project["dependencies"] + [r for extra in extras.values() for r in extra]
     return {name: spec for name, spec in map(_normalise, requirements) if name not in LOCAL}
 
 
