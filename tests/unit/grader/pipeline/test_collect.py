@@ -26,7 +26,7 @@ from grader.pipeline.collect import (
 )
 from grader.pipeline.course import NOTEBOOKS, SOLUTIONS, assignments, nbgrader_config
 
-A1, A2, A3, A4, A5, A6 = assignments(SOLUTIONS)
+A1, A2, A3, A4, A5, A6, *_ = assignments(SOLUTIONS)  # the first six are enough here
 T0 = 1_714_572_187  # 2024-05-01 14:03:07 UTC
 TREE_STAMP = "2024-03-01 09:30:00.250000 UTC"
 
