@@ -226,7 +226,12 @@ def run_middle(request: SpawnRequest, root: str, report: int) -> None:
         close_inherited(keep={report})
         uid, gid = os.getuid(), os.getgid()
         _ns.unshare()
+        # A non-dumpable process's /proc/self files belong to root, which the new user namespace
+        # does not map: as a non-root instructor, writing the id maps would be refused. Dumpable for
+        # the three writes only; no learner code has run in this process yet.
+        _ns.set_dumpable(True)
         _ns.map_ids(uid, gid)
+        _ns.set_dumpable(False)
         private_view(request, root)
         kernel = os.fork()
         if kernel == 0:

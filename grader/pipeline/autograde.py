@@ -202,7 +202,9 @@ def grade_task(task: GradingTask) -> TaskResult:
     Returns
     -------
     TaskResult
-        Its result has ``status`` "graded", or "unreadable" when the file is not a usable notebook.
+        Its result has ``status`` "graded"; "unreadable" when the file is not a usable notebook;
+        "error" when a kernel could not be started even after retries (a fault of the grading
+        host, which must not become a 0), with no pre-graded notebook.
     """
     start = time.perf_counter()
     result = _results.SubmissionResult(task.student, task.assignment, task.notebook, task.seed)
@@ -230,6 +232,11 @@ def grade_task(task: GradingTask) -> TaskResult:
                         for e in graded.events]
     result.cell_seconds = cell_seconds(graded.notebook)
     result.seconds = time.perf_counter() - start
+    unstarted = [e.detail for e in graded.events if e.kind == "start_failed"]
+    if unstarted:  # the grader's fault, not the learner's: not graded rather than scored 0
+        result.status = "error"
+        result.reason = f"not graded: {unstarted[0]}"
+        return TaskResult(task.key, result)
     return TaskResult(task.key, result, nbformat.writes(graded.notebook))
 
 

@@ -213,6 +213,24 @@ def test_a_kernel_that_fails_to_start_is_retried(tmp_path, monkeypatch):
     assert all(e.passed for e in result.exercises)
 
 
+def test_a_kernel_that_never_starts_leaves_the_submission_ungraded_not_zero(tmp_path, monkeypatch):
+    """Is a submission whose kernels all fail to start (a fault of the grading host) reported as
+    not graded, with no pre-graded notebook for nbgrader to score 0?"""
+    def broken(self, **kwargs):
+        raise RuntimeError("the kernel template could not fork a kernel")
+
+    monkeypatch.setattr(grader.runtime.execute._CappedClient, "setup_kernel", broken)
+    monkeypatch.setattr(grader.runtime.execute.time, "sleep", lambda seconds: None)
+    folder = tmp_path / "submitted" / "ada" / ASSIGNMENT
+    folder.mkdir(parents=True)
+    nbformat.write(_submission(_solution_bodies()), folder / f"{ASSIGNMENT}.ipynb")
+    result = autograde.grade_submission(
+        autograde.Submission("ada", ASSIGNMENT, folder / f"{ASSIGNMENT}.ipynb"), solutions=course.SOLUTIONS,
+        seed=SEED, limits=Limits(), out_dir=tmp_path / "pregraded")
+    assert result.status == "error" and "could not fork" in result.reason
+    assert not list((tmp_path / "pregraded").rglob("*.ipynb"))
+
+
 def test_bad_arguments_are_refused_with_a_clear_message(tmp_path):
     """Do an empty course folder, an unknown assignment and --jobs 0 each get one clear line?"""
     with pytest.raises(AutogradeError, match="no submissions"):
