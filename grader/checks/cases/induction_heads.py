@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import DTYPES, Case, batch_shape, normal
-from .multi_head_attention import _BIASES, _mha_case
+from .multi_head_attention import _mha_case, multi_head_attention_cases
 
 
 def _rounded(rng, shape, scale=1.0):
@@ -59,21 +59,9 @@ def multi_head_attention_backward_cases(rng, hidden):
             _mha_case(rng, 3, np.float64, batch=(2,), biases=("b_q", "b_k", "b_v"), mask="padding"),
         ]
         return [_with_dout(rng, case) for case in made]
+    # A self-attention case with two heads first (it tells most mistakes apart), then notebook 04's.
     made = [_mha_case(rng, 2, DTYPES[int(rng.integers(0, 2))], batch_shape(rng), self_attention=True)]
-    for num_heads, dtype, self_attention, mask, biases in (
-            (int(rng.integers(2, 5)), np.float64, False, "none", _BIASES),
-            (2, np.float32, True, "causal", ()),
-            (3, np.float64, False, "random", _BIASES),
-            (4, np.float32, False, "padding", ()),
-            (1, DTYPES[int(rng.integers(0, 2))], bool(rng.integers(0, 2)), "random", _BIASES)):
-        made.append(_mha_case(rng, num_heads, dtype, batch_shape(rng), self_attention, biases, mask))
-    num_heads = int(rng.integers(2, 5))
-    made.append(_mha_case(rng, num_heads, DTYPES[int(rng.integers(0, 2))], batch=(num_heads,),
-                          self_attention=bool(rng.integers(0, 2)), mask="per_sequence"))
-    for some in (("b_q", "b_v"), ("b_k", "b_o")):  # each bias present, and absent, somewhere
-        made.append(_mha_case(rng, int(rng.integers(2, 5)), np.float64, batch_shape(rng), biases=some))
-    made.append(_mha_case(rng, int(rng.integers(2, 5)), DTYPES[int(rng.integers(0, 2))], batch_shape(rng, 1),
-                          biases=_BIASES, mask="queries", d_head=1))
+    made += multi_head_attention_cases(rng, hidden=True)
     return [_with_dout(rng, case) for case in made]
 
 
