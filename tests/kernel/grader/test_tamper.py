@@ -111,7 +111,11 @@ def test_a_planted_attention_ref_file_next_to_the_notebook_earns_nothing(tmp_pat
     planted = {"attention_ref.py": "def softmax(x, axis=-1):\n    return x\n"}
     results = _grade(tmp_path, solutions, "from attention_ref import softmax\n", files=planted)
     assert results["softmax"]["points"] == 0
-    assert "attention_ref was planted" in results["softmax"]["feedback"]
+    feedback = results["softmax"]["feedback"]
+    if bubblewrap() is not None:  # the safe site's attention_ref comes first: the import fails, saying why
+        assert "not available while grading" in feedback, feedback
+    else:  # no sandbox: the recorder finds the planted module
+        assert "attention_ref was planted" in feedback, feedback
 
 
 def test_the_reference_file_is_invisible_inside_the_sandbox(tmp_path, solutions):
