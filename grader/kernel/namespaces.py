@@ -59,10 +59,12 @@ def mount_tmpfs(path: str, size: int, *, read_only: bool = False) -> None:
     _check(_libc.mount(b"tmpfs", path.encode(), b"tmpfs", flags, options), f"tmpfs on {path}")
 
 
-def bind_fd(fd: int, path: str, *, read_only: bool) -> None:
-    """Bind the folder open as ``fd`` (``O_PATH``) on ``path``, made first when missing."""
+def bind_fd(fd: int, path: str, *, read_only: bool, recursive: bool = False) -> None:
+    """Bind the folder open as ``fd`` (``O_PATH``) on ``path``, made first when missing; with
+    ``recursive``, the mounts inside it come along (the empty folders over trusted code)."""
     os.makedirs(path, exist_ok=True)
-    _check(_libc.mount(f"/proc/self/fd/{fd}".encode(), path.encode(), None, MS_BIND, None), f"bind {path}")
+    flags = MS_BIND | (MS_REC if recursive else 0)
+    _check(_libc.mount(f"/proc/self/fd/{fd}".encode(), path.encode(), None, flags, None), f"bind {path}")
     if read_only:
         remount_read_only(path)
 

@@ -167,6 +167,15 @@ def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
+def python_in_tmp() -> list[str]:
+    """The folders of this Python installation that lie in ``/tmp``, outermost only."""
+    found: list[str] = []
+    for folder in sorted({os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)}):
+        if _inside(folder, "/tmp") and not any(_inside(folder, other) for other in found):
+            found.append(folder)
+    return found
+
+
 def private_view(request: SpawnRequest, root: str) -> None:
     """In the middle process, in its new namespaces: what the kernel sees of the file system.
 
@@ -174,16 +183,19 @@ def private_view(request: SpawnRequest, root: str) -> None:
     ``/tmp``, or gets an empty read-only tmpfs of its own); then the kernel's folder bound back
     read-only, its socket folder writable, and the safe site read-only.
     """
-    keep = [(os.open(path, os.O_PATH | os.O_DIRECTORY), path, read_only)
+    keep = [(os.open(path, os.O_PATH | os.O_DIRECTORY), path, read_only, False)
             for path, read_only in ((request.folder, True), (request.writable, False), (request.site, True))]
+    # A Python environment made in /tmp (a virtualenv there) would vanish under the fresh /tmp:
+    # bound back read-only with what is mounted inside it (the empty folders over trusted code).
+    keep += [(os.open(path, os.O_PATH | os.O_DIRECTORY), path, True, True) for path in python_in_tmp()]
     _ns.make_private("/")
     _ns.mount_tmpfs("/tmp", request.tmp_bytes)
     _ns.mount_tmpfs("/dev/shm", request.tmp_bytes)
     hide_root = not _inside(root, "/tmp")
     if hide_root:
         _ns.mount_tmpfs(root, 2**20)
-    for fd, path, read_only in keep:
-        _ns.bind_fd(fd, path, read_only=read_only)
+    for fd, path, read_only, recursive in keep:
+        _ns.bind_fd(fd, path, read_only=read_only, recursive=recursive)
         os.close(fd)
     if hide_root:
         _ns.remount_read_only(root)
