@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "support"))
 
 import learners  # noqa: E402
+from checking import explains  # noqa: E402
 
-from attention_course.compare import TOLERANCES  # noqa: E402
 from grader.checks import local, registry  # noqa: E402
 from grader.checks.judge import call_quietly  # noqa: E402
 
@@ -76,27 +76,6 @@ def implementations(name):
     return found
 
 
-def same(a, b):
-    """Same structure, dtypes, shapes and values (NaN equal to NaN), within 10× the per-dtype tolerance."""
-    if isinstance(a, (tuple, list)) or isinstance(b, (tuple, list)):
-        return (isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b)
-                and all(same(x, y) for x, y in zip(a, b, strict=True)))
-    if isinstance(a, dict) or isinstance(b, dict):  # e.g. the gradients of multi_head_attention_backward
-        return (isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys()
-                and all(same(a[k], b[k]) for k in a))
-    a, b = (np.asarray(x) if isinstance(x, np.generic) else x for x in (a, b))  # NumPy scalars: 0-d arrays
-    if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)):
-        return False
-    if a.dtype != b.dtype or a.shape != b.shape:
-        return False
-    if a.dtype.kind != "f":
-        return bool(np.array_equal(a, b))
-    rtol, atol = TOLERANCES[a.dtype]
-    top = max(float(np.max(np.abs(a[np.isfinite(a)]), initial=0.0)), 1.0)
-    return bool(np.allclose(a.astype(np.float64), b.astype(np.float64), rtol=10 * rtol, atol=10 * atol * top,
-                            equal_nan=True))
-
-
 def classify(name, category, key, fn, hidden, seed):
     """The outcome kind of one check of ``fn`` (see :data:`KINDS`), with the verdict's key."""
     exercise = registry.get(name)
@@ -111,7 +90,7 @@ def classify(name, category, key, fn, hidden, seed):
             result.misconception
     case = registry.cases(name, hidden, seed)[result.case]
     got, wrong = call_quietly(fn, case), call_quietly(named.fn, case)
-    if not same(wrong, got) or same(wrong, call_quietly(exercise.reference, case)):
+    if not explains(wrong, got) or explains(wrong, call_quietly(exercise.reference, case)):
         return "misnamed", named.key
     if category in ("variant", "buggy") and named.key != key:
         return "named as another", named.key

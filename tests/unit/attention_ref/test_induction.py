@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from ref_oracles import GRADIENT_TOLERANCE, assert_close
+from ref_oracles import GRADIENT_TOLERANCE, assert_close, central_differences
 
 from attention_ref import (
     adam_update,
@@ -20,18 +20,6 @@ from attention_ref import (
     repeated_random_tokens,
     softmax,
 )
-
-
-def _finite_differences(loss, x, eps=1e-6):
-    """Central differences of ``loss(x) -> float``, entry by entry of a float64 copy of x."""
-    x = np.array(x, dtype=np.float64)
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        plus, minus = x.copy(), x.copy()
-        plus[index] += eps
-        minus[index] -= eps
-        grad[index] = (loss(plus) - loss(minus)) / (2 * eps)
-    return grad
 
 
 def _random_causal_weights(rng, shape):
@@ -117,12 +105,12 @@ def test_cross_entropy_rejects_bad_targets():
 # ---- cross_entropy_backward ----------------------------------------------------------------------
 
 
-def test_cross_entropy_backward_matches_finite_differences(rng):
+def test_cross_entropy_backward_matchescentral_differences(rng):
     """Is it the gradient of L = Σ dloss · cross_entropy(logits, targets), for a random dloss?"""
     logits = rng.standard_normal((2, 4, 5))
     targets = rng.integers(0, 5, size=(2, 4))
     dloss = rng.standard_normal((2, 4))
-    numeric = _finite_differences(lambda z: float(np.sum(dloss * cross_entropy(z, targets))), logits)
+    numeric = central_differences(lambda z: float(np.sum(dloss * cross_entropy(z, targets))), logits)
     rtol, atol = GRADIENT_TOLERANCE
     np.testing.assert_allclose(cross_entropy_backward(dloss, logits, targets), numeric, rtol=rtol, atol=atol)
 
@@ -152,7 +140,7 @@ def test_embedding_backward_matches_finite_differences_with_repeated_tokens(rng)
     W_E = rng.standard_normal((6, 3))
     tokens = np.array([[1, 4, 1, 1], [0, 4, 2, 1]])  # 1 three times, 4 twice, 3 and 5 never
     dout = rng.standard_normal((2, 4, 3))
-    numeric = _finite_differences(lambda W: float(np.sum(dout * W[tokens])), W_E)
+    numeric = central_differences(lambda W: float(np.sum(dout * W[tokens])), W_E)
     got = embedding_backward(dout, tokens, 6)
     rtol, atol = GRADIENT_TOLERANCE
     np.testing.assert_allclose(got, numeric, rtol=rtol, atol=atol)

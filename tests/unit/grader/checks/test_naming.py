@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from checking import verdict
+from checking import explains, verdict
 
-from attention_course.compare import TOLERANCES
 from grader.checks import registry
 from grader.checks.judge import call_quietly
 
@@ -93,26 +92,6 @@ FAILURES = {
 }
 
 
-def _close(a, b):
-    """Do ``a`` and ``b`` agree in structure, dtypes, shapes and values (NaN equal to NaN)?"""
-    if isinstance(a, (tuple, list)) or isinstance(b, (tuple, list)):
-        return (isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b)
-                and all(_close(x, y) for x, y in zip(a, b, strict=True)))
-    if isinstance(a, dict) or isinstance(b, dict):
-        return isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys() and all(
-            _close(a[k], b[k]) for k in a)
-    if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)):
-        return False
-    if a.dtype != b.dtype or a.shape != b.shape:
-        return False
-    if a.dtype.kind != "f":
-        return bool(np.array_equal(a, b))
-    rtol, atol = TOLERANCES[a.dtype]
-    scale = max(float(np.max(np.abs(a[np.isfinite(a)]), initial=0.0)), 1.0)
-    return bool(np.allclose(a.astype(np.float64), b.astype(np.float64), rtol=10 * rtol,
-                            atol=10 * atol * scale, equal_nan=True))
-
-
 def _bases():
     found = []
     for name, exercise in sorted(registry.exercises().items()):
@@ -148,8 +127,8 @@ def test_a_named_mistake_explains_exactly_what_was_returned(name, base):
             got = call_quietly(answer, case)
             wrong, expected = call_quietly(named.fn, case), call_quietly(exercise.reference, case)
             where = f"{failure}, {f'hidden seed {seed}' if hidden else 'public'}"
-            assert _close(wrong, got), f"{where}: {named.key!r} named for a result it does not explain"
-            assert not _close(wrong, expected), f"{where}: {named.key!r} named on a case where it is right"
+            assert explains(wrong, got), f"{where}: {named.key!r} named for a result it does not explain"
+            assert not explains(wrong, expected), f"{where}: {named.key!r} named on a case where it is right"
 
 
 def _has_float32_inputs(name):
