@@ -90,14 +90,21 @@ class DaskCluster:
     def worker_pids(self, timeout: float = START_TIMEOUT) -> dict[str, int]:
         """The worker processes the scheduler knows now, ``{worker address: pid}``.
 
-        Waits until as many workers as nannies are registered (a worker just killed is
-        being restarted by its nanny).
+        Waits until as many workers as nannies answer (a worker just killed is being
+        restarted by its nanny). ``wait_for_workers`` alone is not enough: right after a
+        SIGKILL the scheduler may still count the dead worker, which ``client.run`` then
+        drops from its answer.
         """
         from distributed import Client
 
+        deadline = time.monotonic() + timeout
         with Client(self.address, timeout=timeout, set_as_default=False) as client:
-            client.wait_for_workers(len(self.nanny_pids), timeout=timeout)
-            return dict(sorted(client.run(os.getpid).items()))
+            while True:
+                client.wait_for_workers(len(self.nanny_pids), timeout=max(deadline - time.monotonic(), 1))
+                pids = dict(sorted(client.run(os.getpid, on_error="ignore").items()))
+                if len(pids) == len(self.nanny_pids) or time.monotonic() > deadline:
+                    return pids
+                time.sleep(0.2)
 
     def logs(self) -> str:
         """The scheduler's and the workers' logs, for a failing test's message."""
