@@ -66,6 +66,11 @@ def enter_workdir(source: str, target: str = "/tmp/work") -> None:
     os.chdir(target)
 
 
+#: ipykernel options of every grading kernel: no IPython history database (a SQLite write per cell
+#: for a history nobody reads; ``In`` and ``Out`` are kept in memory as usual).
+KERNEL_OPTIONS = ("--HistoryManager.enabled=False",)
+
+
 def kernel_defaults(environ=os.environ) -> None:
     """The environment a grading kernel's libraries read when they load (before NumPy and matplotlib)."""
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -106,7 +111,7 @@ def main(argv=None):
 
     import grader.kernel.recorder  # noqa: F401  - snapshot before learner code runs
 
-    kernelapp.launch_new_instance(argv=["-f", args.connection_file, *kernel_args])
+    kernelapp.launch_new_instance(argv=["-f", args.connection_file, *KERNEL_OPTIONS, *kernel_args])
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
 ``python -m grader.kernel.template ROOT`` runs inside a bubblewrap sandbox built by
 :func:`grader.runtime.sandbox.template_prefix` (the allow-list of a grading kernel; the only
 writable folder is ``ROOT``, where the trusted side makes one folder per kernel). It imports
-what every grading kernel imports — ipykernel, IPython, NumPy, matplotlib (fonts, mathtext and
-the Agg renderer warmed up by drawing one figure), the student package and the recorder,
+what every grading kernel imports — ipykernel, IPython, NumPy, matplotlib (its font list,
+mathtext and the Agg renderer), the student package and the recorder,
 whose snapshot of NumPy and the builtins is taken here, before any learner code — checks that
 it runs a single thread, makes itself non-dumpable, then serves one JSON request per line on
 stdin (one reply per line on stdout):
@@ -95,44 +95,17 @@ class SpawnRequest:
 
 
 def preimport() -> None:
-    """Import :data:`PREIMPORT` and draw one figure, so that no forked kernel pays for either."""
+    """Import :data:`PREIMPORT`, so that no forked kernel pays for it.
+
+    (No figure is drawn ahead: a fresh process draws its first figure as fast as its tenth, so
+    a warm-up drawing only cost each template about a CPU-second.)
+    """
     _launch.kernel_defaults()
     for name in PREIMPORT:
         importlib.import_module(name)
-    warm_up_drawing()
     loaded = [name for name in NOT_PREIMPORTED if name in sys.modules]
     if loaded:
         raise RuntimeError(f"the template must not import {loaded}: it would not hook into the kernel")
-
-
-def warm_up_drawing() -> None:
-    """Draw a figure with the usual artists into a PNG in memory (fonts, mathtext, layout, PNG writer).
-
-    Drawn without pyplot, so that no figure is left registered for a kernel to show.
-    """
-    import io
-
-    import numpy as np
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    for layout in ("constrained", "tight"):
-        figure = Figure(figsize=(6, 3), layout=layout)
-        FigureCanvasAgg(figure)
-        left, right = figure.subplots(1, 2)
-        bars = left.bar(np.arange(3), [0.2, 0.5, 0.3], label="$w_i$")
-        left.bar_label(bars, fmt="%.2f", fontsize=7)
-        left.set_xticks(range(3), ["a", "b", "c"])
-        left.legend(title="weights")
-        left.set_title(r"softmax $\exp(x_i) / \sum_j \exp(x_j)$")
-        grid = np.linspace(-1.0, 1.0, 20)
-        right.contour(grid, grid, np.add.outer(grid, grid), levels=5)
-        points = right.scatter(grid, grid, c=grid, cmap="viridis")
-        right.annotate("x", (0, 0), xytext=(5, 5), textcoords="offset points",
-                       arrowprops={"arrowstyle": "-|>"})
-        right.imshow(np.eye(3), cmap="viridis", extent=(-1, 1, -1, 1))
-        figure.colorbar(points, ax=right, label="$t$")
-        figure.savefig(io.BytesIO(), format="png", bbox_inches="tight")
 
 
 def threads() -> int:
@@ -217,7 +190,7 @@ def run_kernel(request: SpawnRequest) -> None:
     sys.argv = [sys.argv[0], "-f", request.connection_file]
     from ipykernel import kernelapp
 
-    kernelapp.launch_new_instance(argv=["-f", request.connection_file])
+    kernelapp.launch_new_instance(argv=["-f", request.connection_file, *_launch.KERNEL_OPTIONS])
 
 
 def run_middle(request: SpawnRequest, root: str, report: int) -> None:

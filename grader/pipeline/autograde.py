@@ -57,7 +57,7 @@ from . import config as _config
 from . import course as _course
 from . import grades as _grades
 from . import results as _results
-from .nbgrader_bridge import layer_autograde, pregraded_path, quiet_nbgrader
+from .nbgrader_bridge import layer_autograde, pregraded_path, quiet_nbgrader, scoring_caches
 from .release import release
 
 
@@ -501,10 +501,11 @@ def autograde(assignments=None, *, course_dir=_course.COURSE, jobs=2, students=N
                 save_pregraded(out_dir, outcome)
                 done[task.assignment, task.student] = _score_one(api, settings, outcome.result, bar)
 
-            if cluster is None:
-                run_pool(tasks, jobs, on_result)
-            else:
-                distributed.run_on_cluster(cluster, tasks, on_result)
+            with scoring_caches():  # on_result runs in this thread only
+                if cluster is None:
+                    run_pool(tasks, jobs, on_result)
+                else:
+                    distributed.run_on_cluster(cluster, tasks, on_result)
         finally:
             shutil.rmtree(out_dir, ignore_errors=True)
     finally:

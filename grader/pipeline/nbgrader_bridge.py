@@ -65,6 +65,64 @@ def quiet_nbgrader():
         yield
 
 
+@contextlib.contextmanager
+def scoring_caches():
+    """Inside: nbgrader's scoring without two costs it repeats per submission (same results).
+
+    nbgrader's ``autograde`` of one submission costs about 0.3 CPU-s in the one process that
+    scores a whole class, and two parts of it are the same work again and again:
+
+    - every cell's nbgrader metadata is checked with ``jsonschema.validate``, which first
+      checks the *schema* against its meta-schema, on every call (about 15% of the scoring);
+      here a validator is built once per schema and the instance checked as ``validate`` does
+      (the same :func:`jsonschema.exceptions.best_match` error when it fails);
+    - every ``Gradebook`` (about ten per submission) makes a new SQLAlchemy engine, whose cache
+      of compiled statements starts empty (about 20%); here one engine per URL and keyword
+      arguments is kept, so statements are compiled once. ``Gradebook.close`` still disposes
+      it, which only closes its pooled connections.
+
+    Meant for the main process of ``autograde`` (single-threaded scoring); both originals are
+    put back on exit.
+    """
+    import json
+
+    import jsonschema
+    import nbgrader.api as nbgrader_api
+    import nbgrader.nbgraderformat.common as metadata_format
+
+    validators: dict[str, object] = {}
+    engines: dict[tuple, object] = {}
+    create_engine, schema_module = nbgrader_api.create_engine, metadata_format.jsonschema
+
+    def validate(instance, schema, *args, **kwargs):
+        if args or kwargs:
+            return jsonschema.validate(instance, schema, *args, **kwargs)
+        key = json.dumps(schema, sort_keys=True)
+        if key not in validators:
+            cls = jsonschema.validators.validator_for(schema)
+            cls.check_schema(schema)
+            validators[key] = cls(schema)
+        error = jsonschema.exceptions.best_match(validators[key].iter_errors(instance))
+        if error is not None:
+            raise error
+
+    def shared_engine(url, **kwargs):
+        key = (str(url), tuple(sorted(kwargs.items())))
+        if key not in engines:
+            engines[key] = create_engine(url, **kwargs)
+        return engines[key]
+
+    cached_schema_module = type("jsonschema_with_cached_validators", (), {
+        "validate": staticmethod(validate), "ValidationError": jsonschema.ValidationError})
+    nbgrader_api.create_engine, metadata_format.jsonschema = shared_engine, cached_schema_module
+    try:
+        yield
+    finally:
+        nbgrader_api.create_engine, metadata_format.jsonschema = create_engine, schema_module
+        for engine in engines.values():
+            engine.dispose()
+
+
 def pregraded_path(directory, assignment, student, notebook):
     """Where :mod:`grader.pipeline.autograde` leaves the executed and judged notebook of one submission."""
     return Path(directory) / assignment / student / f"{notebook}.ipynb"

@@ -37,7 +37,7 @@ from ..errors import SandboxError
 from ..kernel.template import SpawnRequest, request_json
 from . import sandbox as _sandbox
 
-#: Seconds the template may take to import everything and draw its warm-up figure.
+#: Seconds the template may take to import everything.
 START_TIMEOUT = 120.0
 
 
