@@ -34,13 +34,12 @@ for it), so concurrent runs on sqlite are not supported: run them one after the 
 from __future__ import annotations
 
 import concurrent.futures
-import multiprocessing
 import secrets
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,7 +50,7 @@ from nbgrader.apps import NbGraderAPI
 from ..errors import AutogradeError, UsageError
 from ..runtime.grade import DEFAULT_LIMITS, Limits, cell_seconds, grade_notebook
 from ..runtime.notebook import grade_id, parse_notebook, side_files
-from ..runtime.template import thread_template
+from ..runtime.template import prestart_template, thread_template
 from ..sources import select, source_path
 from . import config as _config
 from . import course as _course
@@ -59,6 +58,7 @@ from . import grades as _grades
 from . import results as _results
 from .nbgrader_bridge import layer_autograde, pregraded_path, quiet_nbgrader, scoring_caches
 from .release import release
+from .workers import worker_context
 
 
 @dataclass(frozen=True)
@@ -295,26 +295,31 @@ def failed_result(task: GradingTask, reason: str, kind: str | None = None) -> Ta
 OnResult = Callable[[GradingTask, TaskResult], None]
 
 
-def run_pool(tasks: Iterable[GradingTask], jobs: int, on_result: OnResult) -> None:
+def run_pool(tasks: Iterable[GradingTask], jobs: int, on_result: OnResult, *,
+             template_hidden: Sequence[str] | None = None) -> None:
     """The local executor: ``jobs`` worker processes of this machine run :func:`grade_task`.
 
     A task whose worker process itself died (not its kernel: that is an incident of the
     notebook) is run again in a fresh pool; dying twice makes it a ``worker_died`` result.
+    With ``template_hidden`` (the tasks' ``hidden``), each worker starts its kernel template
+    as soon as it starts, while it imports the grader.
     """
     pending = list(tasks)
     for _ in range(2):
-        pending = _pool_round(pending, jobs, on_result)
+        pending = _pool_round(pending, jobs, on_result, template_hidden)
         if not pending:
             return
     for task in pending:
         on_result(task, failed_result(task, "the grading worker process died twice", "worker_died"))
 
 
-def _pool_round(tasks, jobs, on_result):
+def _pool_round(tasks, jobs, on_result, template_hidden):
     """Run ``tasks`` in one pool, at most ``2 * jobs`` submitted at a time; return those whose worker died."""
     broken, queue = [], list(tasks)
-    context = multiprocessing.get_context("spawn")  # no inherited sockets, locks or gradebook sessions
-    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    context = worker_context()  # a fresh server's forks: no inherited sockets, locks or gradebook sessions
+    warm = {} if template_hidden is None else {"initializer": prestart_template,
+                                               "initargs": (tuple(template_hidden),)}
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context, **warm) as pool:
         running = {}
         while queue or running:
             while queue and len(running) < 2 * jobs:
@@ -503,7 +508,8 @@ def autograde(assignments=None, *, course_dir=_course.COURSE, jobs=2, students=N
 
             with scoring_caches():  # on_result runs in this thread only
                 if cluster is None:
-                    run_pool(tasks, jobs, on_result)
+                    prestart = [str(h) for h in hidden] if template and sandbox is not False else None
+                    run_pool(tasks, jobs, on_result, template_hidden=prestart)
                 else:
                     distributed.run_on_cluster(cluster, tasks, on_result)
         finally:

@@ -113,7 +113,7 @@ class KernelTemplate:
         When the template does not start (its log's end is in the message).
     """
 
-    def __init__(self, bwrap: str, *, hidden=(), start_timeout: float = START_TIMEOUT):
+    def __init__(self, bwrap: str, *, hidden=(), start_timeout: float = START_TIMEOUT, wait: bool = True):
         self.site = _sandbox.safe_site()
         self.root = Path(tempfile.mkdtemp(prefix="grader-template-")).resolve()
         self.hidden = tuple(Path(h).resolve() for h in hidden)
@@ -126,11 +126,29 @@ class KernelTemplate:
             [*prefix, sys.executable, "-m", "grader.kernel.template", str(self.root)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, bufsize=0)
         self._buffer = b""
-        self.ready = self._read(start_timeout)
-        if not self.ready.get("ready"):
-            self.close()
-            raise SandboxError(f"the kernel template did not start: {self.ready}")
+        self._start_timeout, self.ready = start_timeout, None
         atexit.register(self.close)
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> dict:
+        """Wait for the template's first line (it has imported everything); return it.
+
+        Raises
+        ------
+        grader.errors.SandboxError
+            When the template does not start (it is then closed).
+        """
+        if self.ready is None:
+            try:
+                self.ready = self._read(self._start_timeout)
+            except SandboxError:
+                self.close()
+                raise
+            if not self.ready.get("ready"):
+                self.close()
+                raise SandboxError(f"the kernel template did not start: {self.ready}")
+        return self.ready
 
     def _tail(self) -> str:
         try:
@@ -170,6 +188,7 @@ class KernelTemplate:
 
     def _exchange(self, line: str) -> dict:
         with self._lock:
+            self.wait_ready()
             if not self.alive:
                 raise SandboxError(f"the kernel template is gone: {self._tail()}")
             try:
@@ -237,11 +256,12 @@ class KernelTemplate:
 _local = threading.local()
 
 
-def thread_template(hidden=()) -> KernelTemplate | None:
+def thread_template(hidden=(), *, wait: bool = True) -> KernelTemplate | None:
     """This thread's template, started on first use (again if it died); None without bubblewrap.
 
     A template that cannot start is not retried in this thread: its kernels then start from
-    scratch, as isolated but slower.
+    scratch, as isolated but slower. With ``wait=False`` the template is started (if it is not
+    running) but not waited for; the next call waits.
     """
     bwrap = _sandbox.bubblewrap()
     if bwrap is None or getattr(_local, "failed", False):
@@ -251,12 +271,26 @@ def thread_template(hidden=()) -> KernelTemplate | None:
     if template is not None and (not template.alive or template.hidden != hidden):
         template.close()
         template = None
-    if template is None:
-        try:
-            template = KernelTemplate(bwrap, hidden=hidden)
-        except SandboxError as error:
-            _local.failed = True
-            print(f"grader: no kernel template, kernels start from scratch: {error}", file=sys.stderr)
-            return None
-        _local.template = template
+    try:
+        if template is None:
+            template = _local.template = KernelTemplate(bwrap, hidden=hidden, wait=False)
+        if wait:
+            template.wait_ready()
+    except SandboxError as error:
+        _local.failed, _local.template = True, None
+        print(f"grader: no kernel template, kernels start from scratch: {error}", file=sys.stderr)
+        return None
     return template
+
+
+def prestart_template(hidden=()) -> None:
+    """Start this thread's template without waiting for it (a grading pool's initializer).
+
+    The template's imports then overlap the worker's own, instead of following them. Nothing
+    here may break the pool: whatever fails, the first task starts the template again and
+    reports it.
+    """
+    try:
+        thread_template([h for h in hidden if Path(h).exists()], wait=False)
+    except Exception:  # noqa: BLE001 - see above
+        pass

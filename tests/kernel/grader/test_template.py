@@ -229,3 +229,35 @@ def test_each_thread_gets_its_own_template():
         assert seen[0] is not mine and seen[0].alive
     finally:
         seen[0].close()
+
+
+def test_a_prestarted_template_is_the_one_the_first_notebook_gets(tmp_path):
+    """Does a pool worker's initializer start the template without waiting, and the first task use it?
+
+    All in one thread, as in a pool worker: a template dies with the thread that started it
+    (bubblewrap's --die-with-parent).
+    """
+    import threading
+
+    from grader.runtime.template import prestart_template
+
+    got = {}
+
+    def worker():
+        prestart_template([str(tmp_path), str(tmp_path / "missing")])  # a folder that is not there is left out
+        started = thread_template.__globals__["_local"].template
+        got["ready_before"] = started.ready
+        used = thread_template([tmp_path])
+        try:
+            got["same"], got["hidden"] = used is started, used.hidden
+            got["run"] = _run(used, tmp_path, "print(6 * 7)")
+        finally:
+            used.close()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert got["ready_before"] is None  # not waited for by the initializer
+    assert got["same"] and got["hidden"] == (tmp_path.resolve(),)
+    printed, events = got["run"]
+    assert printed == ["42\n"] and not events
