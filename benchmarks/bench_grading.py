@@ -185,6 +185,7 @@ class Run:
     wrong: list = field(default_factory=list)
     load: float = 0.0
     overheads: list = field(default_factory=list)
+    rep: int = 0
 
 
 def _command(variant: str, folder: Path, jobs: int, scheduler: Path | None) -> list[str]:
@@ -295,6 +296,19 @@ def _fmt(value, digits=1):
     return "—" if value is None else f"{value:.{digits}f}"
 
 
+def _paired(runs: list[Run], top: str, bottom: str, measure: str) -> list[float]:
+    """``top``'s ``measure`` over ``bottom``'s, for each repetition that has both."""
+    at = {(r.variant, r.rep): getattr(r, measure) for r in runs}
+    return [at[top, rep] / at[bottom, rep] for rep in sorted({r.rep for r in runs})
+            if at.get((top, rep)) and at.get((bottom, rep))]
+
+
+def _spread(values: list[float], unit: str) -> str:
+    if not values:
+        return "—"
+    return f"{statistics.median(values):.2f}{unit} ({min(values):.2f}–{max(values):.2f})"
+
+
 def report(runs: list[Run], n: int, jobs: int, cores: int, cells: dict) -> str:
     """The markdown tables: medians per variant, ratios, the floor, lost and wrong grades."""
     by = {v: [r for r in runs if r.variant == v] for v in VARIANTS}
@@ -316,19 +330,23 @@ def report(runs: list[Run], n: int, jobs: int, cores: int, cells: dict) -> str:
                      f"{sum(len(r.wrong) for r in rs)} |")
     lines += ["", "Runs (wall s / CPU s): " + "; ".join(
         f"{v} " + ", ".join(f"{r.wall:.0f}/{_fmt(r.cpu, 0)}" for r in rs) for v, rs in by.items()), ""]
-    lines += ["| ratio | wall clock (as measured) | CPU (idle-machine projection) |", "|---|---|---|"]
-    if "nbgrader" in by:
-        for v in ("jobs", "dask"):
-            if v in by:
-                projected = (cores * cpu["nbgrader"] / cpu[v]) if cpu.get(v) and cpu.get("nbgrader") else None
-                lines.append(f"| {v} / plain nbgrader (throughput) | {wall['nbgrader'] / wall[v]:.2f}× | "
-                             f"{_fmt(projected, 2)}× |")
-    if "jobs" in by and "dask" in by:
-        cpu_ratio = (cpu["dask"] / cpu["jobs"]) if cpu.get("dask") and cpu.get("jobs") else None
-        lines.append(f"| dask / --jobs {jobs} (time, lower is better) | {wall['dask'] / wall['jobs']:.2f} | "
-                     f"{_fmt(cpu_ratio, 2)} |")
+    lines += ["| ratio | wall clock: of the medians | wall clock: per repetition, median (min–max) "
+              "| CPU projection: of the medians | CPU projection: per repetition, median (min–max) |",
+              "|---|---|---|---|---|"]
+    pairs = [(f"{v} / plain nbgrader (throughput)", "nbgrader", v, cores, "×") for v in ("jobs", "dask")]
+    pairs.append((f"dask / --jobs {jobs} (time, lower is better)", "dask", "jobs", 1, ""))
+    for label, top, bottom, scale, unit in pairs:
+        if top not in by or bottom not in by:
+            continue
+        cpu_of_medians = scale * cpu[top] / cpu[bottom] if cpu.get(top) and cpu.get(bottom) else None
+        wall_pairs = _paired(runs, top, bottom, "wall")
+        cpu_pairs = [scale * r for r in _paired(runs, top, bottom, "cpu")]
+        lines.append(f"| {label} | {wall[top] / wall[bottom]:.2f}{unit} | {_spread(wall_pairs, unit)} | "
+                     f"{_fmt(cpu_of_medians, 2)}{unit} | {_spread(cpu_pairs, unit)} |")
     lines += ["", "The CPU projection assumes plain nbgrader keeps one core busy and ours all "
-                  f"{cores}: plain CPU-s per notebook × {cores} / ours."]
+                  f"{cores}: plain CPU-s per notebook × {cores} / ours. Per repetition: the ratio of the "
+                  "two runs of the same repetition (run a few minutes apart, so in the same state of "
+                  "a shared machine), then the median over the repetitions."]
     if cells:
         per_nb = sum(cells.values()) / n
         lines += ["", f"Floor: the cells as nbgrader runs them take {per_nb:.2f} CPU-s per notebook "
@@ -354,6 +372,17 @@ def report(runs: list[Run], n: int, jobs: int, cores: int, cells: dict) -> str:
     return "\n".join(lines)
 
 
+def report_saved(path: Path) -> str:
+    """The tables of a run saved with ``--json``."""
+    saved = json.loads(path.read_text())
+    runs = [Run(**{k: v for k, v in r.items() if k in Run.__dataclass_fields__}) for r in saved["runs"]]
+    variants = list(dict.fromkeys(r.variant for r in runs))
+    for i, run in enumerate(runs):  # files written before runs carried their repetition
+        run.rep = run.rep or i // len(variants) + 1
+    cores = saved.get("cores", os.cpu_count() or 1)
+    return report(runs, saved.get("students", 40), saved.get("jobs", 2), cores, saved.get("cells") or {})
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=40)
@@ -362,7 +391,11 @@ def main(argv=None) -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--no-floor", dest="floor", action="store_false", help="skip measuring the cells")
     parser.add_argument("--json", help="also write every run to this file")
+    parser.add_argument("--report", metavar="JSON", help="print the tables of a run saved with --json; stop")
     args = parser.parse_args(argv)
+    if args.report:
+        print(report_saved(Path(args.report)))
+        return
     variants = [v for v in args.variants.split(",") if v]
     unknown = sorted(set(variants) - set(VARIANTS))
     if unknown:
@@ -382,6 +415,7 @@ def main(argv=None) -> None:
             order = variants[rep % len(variants):] + variants[:rep % len(variants)]
             for variant in order:
                 run = run_variant(variant, work / "class", work, expected, args.jobs)
+                run.rep = rep + 1
                 runs.append(run)
                 problems = run.lost or run.wrong
                 print(f"rep {rep + 1} {variant:<8} {run.wall:7.1f} s  CPU {_fmt(run.cpu)} s  "
@@ -391,8 +425,9 @@ def main(argv=None) -> None:
         print()
         print(report(runs, args.students, args.jobs, cores, cells))
         if args.json:
-            Path(args.json).write_text(json.dumps({"cells": cells, "runs": [vars(r) for r in runs]}, indent=1,
-                                                  default=str))
+            saved = {"students": args.students, "jobs": args.jobs, "cores": cores, "cells": cells,
+                     "runs": [vars(r) for r in runs]}
+            Path(args.json).write_text(json.dumps(saved, indent=1, default=str))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
