@@ -190,6 +190,18 @@ def test_the_report_lists_mistakes_incidents_and_every_student(graded_class):
         assert student in text
 
 
+def _grade_full_marks_with(tmp_path, monkeypatch, setup_kernel):
+    """A full-marks submission graded in this process, ``setup_kernel`` replacing nbclient's (no back-off)."""
+    monkeypatch.setattr(grader.runtime.execute._CappedClient, "setup_kernel", setup_kernel)
+    monkeypatch.setattr(grader.runtime.execute.time, "sleep", lambda seconds: None)
+    folder = tmp_path / "submitted" / "ada" / ASSIGNMENT
+    folder.mkdir(parents=True)
+    nbformat.write(_submission(_solution_bodies()), folder / f"{ASSIGNMENT}.ipynb")
+    return autograde.grade_submission(
+        autograde.Submission("ada", ASSIGNMENT, folder / f"{ASSIGNMENT}.ipynb"), solutions=course.SOLUTIONS,
+        seed=SEED, limits=Limits(), out_dir=tmp_path / "pregraded")
+
+
 def test_a_kernel_that_fails_to_start_is_retried(tmp_path, monkeypatch):
     """Is a submission whose kernel could not start run again instead of scored 0?"""
     calls = []
@@ -201,14 +213,7 @@ def test_a_kernel_that_fails_to_start_is_retried(tmp_path, monkeypatch):
             raise RuntimeError("ZMQError: Address already in use")
         return real(self, **kwargs)
 
-    monkeypatch.setattr(grader.runtime.execute._CappedClient, "setup_kernel", flaky)
-    monkeypatch.setattr(grader.runtime.execute.time, "sleep", lambda seconds: None)
-    folder = tmp_path / "submitted" / "ada" / ASSIGNMENT
-    folder.mkdir(parents=True)
-    nbformat.write(_submission(_solution_bodies()), folder / f"{ASSIGNMENT}.ipynb")
-    result = autograde.grade_submission(
-        autograde.Submission("ada", ASSIGNMENT, folder / f"{ASSIGNMENT}.ipynb"), solutions=course.SOLUTIONS,
-        seed=SEED, limits=Limits(), out_dir=tmp_path / "pregraded")
+    result = _grade_full_marks_with(tmp_path, monkeypatch, flaky)
     assert len(calls) == 2 and not result.incidents
     assert all(e.passed for e in result.exercises)
 
@@ -219,14 +224,7 @@ def test_a_kernel_that_never_starts_leaves_the_submission_ungraded_not_zero(tmp_
     def broken(self, **kwargs):
         raise RuntimeError("the kernel template could not fork a kernel")
 
-    monkeypatch.setattr(grader.runtime.execute._CappedClient, "setup_kernel", broken)
-    monkeypatch.setattr(grader.runtime.execute.time, "sleep", lambda seconds: None)
-    folder = tmp_path / "submitted" / "ada" / ASSIGNMENT
-    folder.mkdir(parents=True)
-    nbformat.write(_submission(_solution_bodies()), folder / f"{ASSIGNMENT}.ipynb")
-    result = autograde.grade_submission(
-        autograde.Submission("ada", ASSIGNMENT, folder / f"{ASSIGNMENT}.ipynb"), solutions=course.SOLUTIONS,
-        seed=SEED, limits=Limits(), out_dir=tmp_path / "pregraded")
+    result = _grade_full_marks_with(tmp_path, monkeypatch, broken)
     assert result.status == "error" and "could not fork" in result.reason
     assert not list((tmp_path / "pregraded").rglob("*.ipynb"))
 

@@ -239,13 +239,14 @@ def test_a_prestarted_template_is_the_one_the_first_notebook_gets(tmp_path):
     """
     import threading
 
-    from grader.runtime.template import prestart_template
+    from grader.runtime import template as template_module
 
     got = {}
 
     def worker():
-        prestart_template([str(tmp_path), str(tmp_path / "missing")])  # a folder that is not there is left out
-        started = thread_template.__globals__["_local"].template
+        # a folder that is not there is left out
+        template_module.prestart_template([str(tmp_path), str(tmp_path / "missing")])
+        started = template_module._local.template
         got["ready_before"] = started.ready
         used = thread_template([tmp_path])
         try:
